@@ -1,0 +1,44 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+# Each creates (or refreshes) the virtual environment in .venv and installs what it needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Exactly this torch: on our machines it is a local CPU wheel; a looser spec pulls the
+# registry's newest build with gigabytes of CUDA packages.  Override on other machines,
+# e.g. `make test TORCH=torch`.
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev,parquet]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: run the whole pipeline on the bundled planted-motif demo data
+demo: $(STAMP)
+	bash scripts/demo.sh $(DEMO)
+
+## test: run the test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check seqcnn tests benchmarks scripts
+	$(BIN)/ruff format --check seqcnn tests benchmarks scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format seqcnn tests benchmarks scripts
+	$(BIN)/ruff check --fix seqcnn tests benchmarks scripts
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/encode.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .ruff_cache

@@ -1,0 +1,281 @@
+"""One-hot encoding of DNA: letters → compact codes → (N, 4, L) arrays.
+
+Two representations are used throughout seqcnn:
+
+* **codes**: one ``uint8`` per base, ``A=0 C=1 G=2 T=3 N=4`` and the IUPAC ambiguity codes
+  ``R Y S W K M B D H V = 5..14``.  This is what datasets store on disk (1 byte per base) and
+  what batches are built from.
+* **one-hot**: ``float32`` arrays of shape ``(N, 4, L)``, channels in the order A, C, G, T,
+  which is what the networks take.  How N and ambiguity codes become numbers is chosen by
+  ``n_encoding``: ``"zeros"`` (all zero, the default), ``"uniform"`` (0.25 each) or
+  ``"iupac"`` (the code's probabilities, e.g. R = 0.5 A + 0.5 G).
+
+Everything is vectorised with 256-entry lookup tables over bytes; no Python loop touches
+individual bases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .errors import DataError, UsageError
+from .fasta import IUPAC_CODES
+
+__all__ = [
+    "N_ENCODINGS",
+    "CROP_MODES",
+    "N_CODE",
+    "one_hot",
+    "sequence_codes",
+    "encode_sequences",
+    "codes_to_one_hot",
+    "decode",
+    "codes_to_strings",
+    "rc",
+    "reverse_complement_codes",
+]
+
+N_ENCODINGS = ("zeros", "uniform", "iupac")
+CROP_MODES = ("center", "left", "right")
+N_CODE = 4
+_INVALID = 255
+
+# Letter -> code lookup over bytes: both cases, U read as T, everything else invalid.
+_LETTER_CODES = np.full(256, _INVALID, dtype=np.uint8)
+for _code, _letter in enumerate(IUPAC_CODES):
+    _LETTER_CODES[ord(_letter)] = _code
+    _LETTER_CODES[ord(_letter.lower())] = _code
+_LETTER_CODES[ord("U")] = _LETTER_CODES[ord("u")] = 3
+
+# Which bases each code stands for (IUPAC), in A, C, G, T order.
+_IUPAC_BASES = {
+    "A": "A", "C": "C", "G": "G", "T": "T", "N": "ACGT",
+    "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
+    "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG",
+}  # fmt: skip
+
+
+def _one_hot_table(n_encoding: str) -> np.ndarray:
+    table = np.zeros((len(IUPAC_CODES), 4), dtype=np.float32)
+    for code, letter in enumerate(IUPAC_CODES):
+        bases = _IUPAC_BASES[letter]
+        if len(bases) == 1:
+            table[code, "ACGT".index(bases)] = 1.0
+        elif n_encoding == "uniform":
+            table[code] = 0.25
+        elif n_encoding == "iupac":
+            for base in bases:
+                table[code, "ACGT".index(base)] = 1.0 / len(bases)
+    return table
+
+
+_TABLES = {name: _one_hot_table(name) for name in N_ENCODINGS}
+_COMPLEMENT_CODES = np.array([IUPAC_CODES.index(c) for c in "TGCANYRSWMKVHDB"], dtype=np.uint8)
+
+
+def _check_n_encoding(n_encoding: str) -> None:
+    if n_encoding not in N_ENCODINGS:
+        raise UsageError(
+            f"unknown N encoding '{n_encoding}'; choose one of {', '.join(N_ENCODINGS)}"
+        )
+
+
+def _check_crop(crop: str) -> None:
+    if crop not in CROP_MODES:
+        raise UsageError(f"unknown crop mode '{crop}'; choose one of {', '.join(CROP_MODES)}")
+
+
+def _invalid_letter_error(sequence: str, codes: np.ndarray, path, record) -> DataError:
+    position = int(np.flatnonzero(codes == _INVALID)[0])
+    letter = sequence[position]
+    return DataError(
+        f"invalid letter {letter!r} at position {position + 1}; expected A, C, G, T, U, N or "
+        "an IUPAC code (R Y S W K M B D H V)",
+        path=path,
+        record=record,
+    )
+
+
+def sequence_codes(sequence: str, path: str | None = None, record: str | None = None) -> np.ndarray:
+    """Codes (``uint8``) of one sequence, checking every letter.
+
+    Parameters
+    ----------
+    sequence
+        DNA or RNA letters in any case.
+    path, record
+        Named in the error message if a letter is invalid.
+
+    Raises
+    ------
+    DataError
+        A letter that is not a base, N or an IUPAC code, with its 1-based position.
+    """
+    codes = _LETTER_CODES[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+    if codes.size and codes.max() == _INVALID:
+        raise _invalid_letter_error(sequence, codes, path, record)
+    return codes
+
+
+def _fit(codes: np.ndarray, length: int, crop: str) -> np.ndarray:
+    """Pad with N or crop one code vector to ``length``, keeping the chosen part."""
+    n = codes.shape[0]
+    if n == length:
+        return codes
+    if n > length:
+        start = {"center": (n - length) // 2, "left": 0, "right": n - length}[crop]
+        return codes[start : start + length]
+    out = np.full(length, N_CODE, dtype=np.uint8)
+    start = {"center": (length - n) // 2, "left": 0, "right": length - n}[crop]
+    out[start : start + n] = codes
+    return out
+
+
+def encode_sequences(
+    sequences: Sequence[str],
+    length: int | None = None,
+    crop: str = "center",
+    *,
+    ids: Sequence[str] | None = None,
+    path: str | None = None,
+) -> np.ndarray:
+    """Codes of many sequences as one ``(N, L)`` ``uint8`` array.
+
+    Parameters
+    ----------
+    sequences
+        DNA strings.
+    length
+        Pad (with N) or crop every sequence to this length.  Without it all sequences
+        must share one length.
+    crop
+        Which part to keep when cropping, and where to put the sequence when padding:
+        ``"center"``, ``"left"`` (keep the start) or ``"right"`` (keep the end).
+    ids, path
+        Used to name the record and file in error messages.
+    """
+    _check_crop(crop)
+    n = len(sequences)
+    if n == 0:
+        return np.zeros((0, length or 0), dtype=np.uint8)
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
+    same = bool((lengths == lengths[0]).all())
+    if length is None and not same:
+        first = int(np.flatnonzero(lengths != lengths[0])[0])
+        name = (lambda i: ids[i]) if ids is not None else (lambda i: f"#{i + 1}")
+        raise DataError(
+            f"length {lengths[first]} differs from the {lengths[0]} bases of '{name(0)}'; all "
+            "sequences must share one length, or pass --length (length=) to pad or crop them",
+            path=path,
+            record=name(first),
+        )
+    if same and (length is None or lengths[0] == length):
+        # Fast path: one lookup over the concatenated bytes.
+        joined = "".join(sequences).encode("ascii", "replace")
+        codes = _LETTER_CODES[np.frombuffer(joined, dtype=np.uint8)].reshape(n, -1)
+        if codes.size and codes.max() == _INVALID:
+            row = int(np.flatnonzero((codes == _INVALID).any(axis=1))[0])
+            record = ids[row] if ids is not None else None
+            raise _invalid_letter_error(sequences[row], codes[row], path, record)
+        return codes
+    out = np.empty((n, length), dtype=np.uint8)
+    for i, sequence in enumerate(sequences):
+        record = ids[i] if ids is not None else None
+        out[i] = _fit(sequence_codes(sequence, path, record), length, crop)
+    return out
+
+
+def codes_to_one_hot(codes: np.ndarray, n_encoding: str = "zeros") -> np.ndarray:
+    """Turn ``(N, L)`` codes into a ``float32`` one-hot array of shape ``(N, 4, L)``."""
+    _check_n_encoding(n_encoding)
+    codes = np.asarray(codes)
+    table = _TABLES[n_encoding]
+    out = np.empty((*codes.shape[:-1], 4, codes.shape[-1]), dtype=np.float32)
+    for channel in range(4):
+        out[..., channel, :] = table[:, channel][codes]
+    return out
+
+
+def one_hot(
+    sequences: str | Iterable[str],
+    length: int | None = None,
+    crop: str = "center",
+    n_encoding: str = "zeros",
+) -> np.ndarray:
+    """One-hot encode DNA sequences.
+
+    Parameters
+    ----------
+    sequences
+        A string or an iterable of strings (any case; U is read as T; N and IUPAC codes
+        allowed).
+    length
+        Pad with N or crop to this length; without it all sequences must share one length.
+    crop
+        ``"center"`` (default), ``"left"`` or ``"right"``: the part kept when cropping and
+        the placement when padding.
+    n_encoding
+        ``"zeros"`` (default), ``"uniform"`` or ``"iupac"``: how N and ambiguity codes are
+        encoded.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of shape ``(N, 4, L)``, channels A, C, G, T.
+
+    Examples
+    --------
+    >>> one_hot(["ACGT", "ACGN"]).shape
+    (2, 4, 4)
+    >>> one_hot("R", n_encoding="iupac")[0, :, 0].tolist()
+    [0.5, 0.0, 0.5, 0.0]
+    """
+    if isinstance(sequences, str):
+        sequences = [sequences]
+    sequences = list(sequences)
+    return codes_to_one_hot(encode_sequences(sequences, length, crop), n_encoding)
+
+
+def codes_to_strings(codes: np.ndarray) -> list[str]:
+    """Turn ``(N, L)`` codes back into strings."""
+    letters = np.frombuffer(IUPAC_CODES.encode(), dtype=np.uint8)
+    codes = np.atleast_2d(codes)
+    return [letters[row].tobytes().decode() for row in codes]
+
+
+def decode(x: np.ndarray) -> list[str]:
+    """Turn a one-hot ``(N, 4, L)`` array back into strings.
+
+    Positions whose four values are not a single clear base (all zero, uniform or
+    ambiguous) are written as ``N``.
+    """
+    x = np.asarray(x)
+    if x.ndim == 2:
+        x = x[None]
+    best = x.argmax(axis=1)
+    clear = (x.max(axis=1) > 0.5) & (np.isclose(x.sum(axis=1), x.max(axis=1)))
+    codes = np.where(clear, best, N_CODE).astype(np.uint8)
+    return codes_to_strings(codes)
+
+
+def rc(x):
+    """Reverse complement of one-hot sequences (numpy array or torch tensor).
+
+    With channels in A, C, G, T order the complement is the channel order reversed, so the
+    reverse complement flips both the channel and the position axes.
+
+    Parameters
+    ----------
+    x
+        Array or tensor of shape ``(..., 4, L)``.
+    """
+    if hasattr(x, "flip"):  # torch.Tensor
+        return x.flip(dims=(-2, -1))
+    return np.ascontiguousarray(np.asarray(x)[..., ::-1, ::-1])
+
+
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of ``(..., L)`` codes, ambiguity codes included."""
+    return np.ascontiguousarray(_COMPLEMENT_CODES[np.asarray(codes)][..., ::-1])

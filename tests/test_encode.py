@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+from conftest import random_sequences
+from hypothesis import given
+from hypothesis import strategies as st
+
+from seqcnn.encode import (
+    codes_to_one_hot,
+    decode,
+    encode_sequences,
+    one_hot,
+    rc,
+    reverse_complement_codes,
+)
+from seqcnn.errors import DataError, UsageError
+from seqcnn.fasta import reverse_complement
+
+dna = st.text(alphabet="ACGT", min_size=1, max_size=60)
+
+
+def test_channel_order_and_shape():
+    x = one_hot(["ACGT", "TTTT"])
+    assert x.shape == (2, 4, 4) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0], np.eye(4, dtype=np.float32))
+    np.testing.assert_array_equal(x[1, 3], np.ones(4))
+
+
+@pytest.mark.parametrize(
+    "policy, column",
+    [
+        ("zeros", [0, 0, 0, 0]),
+        ("uniform", [0.25] * 4),
+        ("iupac", [0.25] * 4),
+    ],
+)
+def test_n_encoding(policy, column):
+    np.testing.assert_allclose(one_hot("N", n_encoding=policy)[0, :, 0], column)
+
+
+def test_iupac_probabilities():
+    x = one_hot("RYSWKMBDHV", n_encoding="iupac")[0].T
+    third = 1 / 3
+    expected = [
+        [0.5, 0, 0.5, 0], [0, 0.5, 0, 0.5], [0, 0.5, 0.5, 0], [0.5, 0, 0, 0.5],
+        [0, 0, 0.5, 0.5], [0.5, 0.5, 0, 0], [0, third, third, third], [third, 0, third, third],
+        [third, third, 0, third], [third, third, third, 0],
+    ]  # fmt: skip
+    np.testing.assert_allclose(x, expected, rtol=1e-6)
+    np.testing.assert_allclose(x.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_lower_case_and_u():
+    np.testing.assert_array_equal(one_hot("acgu"), one_hot("ACGT"))
+
+
+@given(dna)
+def test_decode_inverts_one_hot(seq):
+    assert decode(one_hot(seq)) == [seq]
+
+
+@given(st.lists(dna, min_size=1, max_size=5))
+def test_rc_twice_is_identity_and_matches_string_rc(seqs):
+    length = max(map(len, seqs))
+    x = one_hot(seqs, length=length)
+    np.testing.assert_array_equal(rc(rc(x)), x)
+    padded = decode(x)
+    assert decode(rc(x)) == [reverse_complement(s) for s in padded]
+
+
+def test_rc_torch_tensor():
+    x = torch.from_numpy(one_hot(["AACG"]))
+    assert decode(rc(x).numpy()) == ["CGTT"]
+
+
+def test_reverse_complement_codes_handles_ambiguity():
+    codes = encode_sequences(["ARKN"])
+    assert decode(codes_to_one_hot(reverse_complement_codes(codes), "zeros")) == ["NNNT"]
+    from seqcnn.encode import codes_to_strings
+
+    assert codes_to_strings(reverse_complement_codes(codes)) == ["NMYT"]
+
+
+@pytest.mark.parametrize(
+    "crop, expected",
+    [("center", "CGTA"), ("left", "ACGT"), ("right", "GTAC")],
+)
+def test_crop(crop, expected):
+    assert decode(one_hot("ACGTAC", length=4, crop=crop)) == [expected]
+
+
+@pytest.mark.parametrize(
+    "crop, expected",
+    [("center", "NACNN"), ("left", "ACNNN"), ("right", "NNNAC")],
+)
+def test_pad_with_n(crop, expected):
+    x = one_hot("AC", length=5, crop=crop)
+    assert decode(x) == [expected]
+    assert x[0].sum() == 2  # N padding is all zero by default
+
+
+def test_mixed_lengths_need_length():
+    with pytest.raises(
+        DataError, match=r"record '#2': length 2 differs from the 3 bases of '#1'.*--length"
+    ):
+        one_hot(["ACG", "AC"])
+    assert one_hot(["ACG", "AC"], length=3).shape == (2, 4, 3)
+
+
+def test_invalid_letter_names_position_and_record():
+    with pytest.raises(DataError, match=r"record 'b': invalid letter 'Z' at position 2"):
+        encode_sequences(["AC", "AZ"], ids=["a", "b"])
+    with pytest.raises(DataError, match="invalid letter 'é' at position 3"):
+        one_hot("ACé")
+
+
+def test_bad_options():
+    with pytest.raises(UsageError, match="unknown N encoding"):
+        one_hot("A", n_encoding="half")
+    with pytest.raises(UsageError, match="unknown crop mode"):
+        one_hot("A", length=3, crop="middle")
+
+
+def test_batch_encoding_equals_per_sequence():
+    seqs = random_sequences(50, 33, seed=3)
+    together = encode_sequences(seqs)
+    alone = np.concatenate([encode_sequences([s]) for s in seqs])
+    np.testing.assert_array_equal(together, alone)
