@@ -1,0 +1,522 @@
+"""Named architectures, each a ``stem`` + ``body`` (the trunk) that :func:`build_model` tops
+with a linear ``head``.
+
+An architecture is a function ``builder(input_length, **options) -> (Stem, Body)``
+registered in :data:`ARCHITECTURES`; its keyword defaults are the architecture's defaults
+(see :func:`default_options`).  Call :func:`build_model`, which validates the options and
+records them in ``model.config``, rather than a builder directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import inspect
+import json
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from ..errors import ModelError, UsageError
+from .blocks import (
+    ACTIVATIONS,
+    GLOBAL_POOLS,
+    ConvBlock,
+    DilatedResidualBlock,
+    GlobalPool,
+    ResidualBlock,
+    Stem,
+    pooled_length,
+)
+
+__all__ = [
+    "ARCHITECTURES",
+    "Body",
+    "SeqCNN",
+    "build_model",
+    "default_options",
+    "load_model_config",
+]
+
+ARCHITECTURES: dict[str, Callable[..., tuple[Stem, Body]]] = {}
+
+
+class Body(nn.Module):
+    """Everything between the stem and the head: ``reduce(tower(x))``.
+
+    Parameters
+    ----------
+    tower
+        The convolutional part, ``(N, F, L1)`` -> ``(N, C, L2)``.
+    reduce
+        Flatten or global pooling, then the dense layer: ``(N, C, L2)`` -> ``(N, D)``.
+    out_features
+        ``D``, the width of the embedding.
+    fixed_length
+        Whether the network only accepts its own input length (it flattens positions).
+    """
+
+    def __init__(self, tower: nn.Module, reduce: nn.Module, out_features: int, fixed_length: bool):
+        super().__init__()
+        self.tower = tower
+        self.reduce = reduce
+        self.out_features = out_features
+        self.fixed_length = fixed_length
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.reduce(self.tower(x))
+
+
+class SeqCNN(nn.Module):
+    """A 1D CNN on one-hot DNA: ``head(body(stem(x)))``, returning raw logits ``(N, T)``.
+
+    Build one with :func:`build_model`.
+
+    Attributes
+    ----------
+    stem
+        :class:`~seqcnn.models.blocks.Stem`; ``stem.conv`` is ``nn.Conv1d(4, F, w)`` without
+        padding and ``stem(x)`` has shape ``(N, F, L - w + 1)``.
+    body
+        :class:`Body`, maps the stem's output to a flat embedding ``(N, C)``.
+    head
+        ``nn.Linear(C, n_outputs)``.
+    config
+        ``{"architecture", "input_length", "n_outputs", "options"}``, JSON-serialisable;
+        ``build_model(**config)`` rebuilds the same network.
+    """
+
+    def __init__(self, stem: Stem, body: Body, head: nn.Linear, config: dict[str, Any]):
+        super().__init__()
+        self.stem = stem
+        self.body = body
+        self.head = head
+        self.config = config
+
+    @property
+    def input_length(self) -> int:
+        """The sequence length the network was built for."""
+        return self.config["input_length"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, n_outputs)`` for one-hot sequences ``x`` of shape ``(N, 4, L)``."""
+        return self.head(self.embed(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The embedding the head reads, ``(N, C)``."""
+        self._check_input(x)
+        return self.body(self.stem(x))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the last convolutional layer, ``(N, C, L')``, before pooling/flatten."""
+        self._check_input(x)
+        return self.body.tower(self.stem(x))
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        # Say what the model expects instead of failing deep inside a layer.
+        if x.ndim != 3 or x.shape[1] != 4:
+            raise ModelError(
+                f"the model expects one-hot sequences of shape (N, 4, length), "
+                f"got shape {tuple(x.shape)}"
+            )
+        length = x.shape[2]
+        if self.body.fixed_length and length != self.input_length:
+            raise ModelError(
+                f"the model expects sequences of length {self.input_length}, got length "
+                f"{length}; encode them with length={self.input_length}"
+            )
+        if length < self.stem.conv.kernel_size[0]:
+            raise ModelError(
+                f"sequences of length {length} are shorter than the first layer's filters "
+                f"({self.stem.conv.kernel_size[0]} bases)"
+            )
+
+
+def _register(builder: Callable[..., tuple[Stem, Body]]) -> Callable[..., tuple[Stem, Body]]:
+    ARCHITECTURES[builder.__name__] = builder
+    return builder
+
+
+def _body(
+    tower: nn.Module,
+    channels: int,
+    length: int,
+    global_pool: str,
+    dense_units: int,
+    dropout: float,
+) -> Body:
+    """Top a tower with flatten/global pooling and an optional dense layer."""
+    if global_pool == "none":
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = channels * length
+    else:
+        layers = [GlobalPool(global_pool)]
+        width = channels
+    if dense_units:
+        layers += [nn.Linear(width, dense_units), nn.ReLU()]
+        width = dense_units
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return Body(tower, nn.Sequential(*layers), width, fixed_length=global_pool == "none")
+
+
+@_register
+def cnn(
+    input_length: int,
+    *,
+    first_filters: int = 64,
+    first_width: int = 19,
+    first_activation: str = "relu",
+    first_pool: int = 25,
+    conv_filters: Sequence[int] = (128,),
+    conv_width: int = 5,
+    conv_pool: int = 4,
+    dense_units: int = 256,
+    dropout: float = 0.3,
+    global_pool: str = "none",
+    batch_norm: bool = True,
+) -> tuple[Stem, Body]:
+    """Basset/DeepSEA-style stack: stem -> max-pool -> conv blocks -> flatten -> dense.
+
+    The large first pool (Koo & Eddy 2019) makes first-layer filters learn whole motifs.
+    Pool sizes are clamped to the positions available, so any length >= ``first_width``
+    works without changing options.
+    """
+    stem = Stem(first_filters, first_width, first_activation, batch_norm)
+    length = input_length - first_width + 1
+    pool = min(first_pool, length)
+    layers: list[nn.Module] = [nn.MaxPool1d(pool, ceil_mode=True)]
+    channels, length = first_filters, pooled_length(length, pool)
+    for filters in conv_filters:
+        pool = min(conv_pool, length)
+        layers.append(
+            ConvBlock(
+                channels, filters, conv_width, batch_norm=batch_norm, pool="max", pool_size=pool
+            )
+        )
+        channels, length = filters, pooled_length(length, pool)
+    return stem, _body(nn.Sequential(*layers), channels, length, global_pool, dense_units, dropout)
+
+
+@_register
+def resnet(
+    input_length: int,
+    *,
+    first_filters: int = 64,
+    first_width: int = 19,
+    first_activation: str = "relu",
+    first_pool: int = 4,
+    block_filters: Sequence[int] = (64, 128, 128),
+    block_width: int = 5,
+    block_stride: int = 2,
+    dense_units: int = 256,
+    dropout: float = 0.3,
+    global_pool: str = "avg",
+    batch_norm: bool = True,
+) -> tuple[Stem, Body]:
+    """Residual tower: stem -> max-pool -> residual blocks, each downsampling by
+    ``block_stride`` -> global pooling -> dense."""
+    stem = Stem(first_filters, first_width, first_activation, batch_norm)
+    length = input_length - first_width + 1
+    pool = min(first_pool, length)
+    layers: list[nn.Module] = [nn.MaxPool1d(pool, ceil_mode=True)]
+    channels, length = first_filters, pooled_length(length, pool)
+    for filters in block_filters:
+        layers.append(
+            ResidualBlock(
+                channels, filters, block_width, stride=block_stride, batch_norm=batch_norm
+            )
+        )
+        channels, length = filters, pooled_length(length, block_stride)
+    return stem, _body(nn.Sequential(*layers), channels, length, global_pool, dense_units, dropout)
+
+
+@_register
+def dilated(
+    input_length: int,
+    *,
+    first_filters: int = 64,
+    first_width: int = 21,
+    first_activation: str = "relu",
+    dilated_layers: int = 6,
+    dilated_width: int = 3,
+    dense_units: int = 256,
+    dropout: float = 0.3,
+    global_pool: str = "avg",
+    batch_norm: bool = True,
+) -> tuple[Stem, Body]:
+    """BPNet/Basenji-style: wide stem -> dilated residual tower (dilation ``2**i``, i = 1..n,
+    ``first_filters`` channels throughout) -> global pooling -> dense."""
+    stem = Stem(first_filters, first_width, first_activation, batch_norm)
+    tower = nn.Sequential(
+        *[
+            DilatedResidualBlock(first_filters, 2**i, dilated_width, batch_norm=batch_norm)
+            for i in range(1, dilated_layers + 1)
+        ]
+    )
+    length = input_length - first_width + 1
+    return stem, _body(tower, first_filters, length, global_pool, dense_units, dropout)
+
+
+# ----------------------------------------------------------------------------------------
+# Options: validation at the boundary
+
+
+def _integer(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            raise ValueError
+        return int(value)
+
+    return check
+
+
+def _integers(minimum_count: int) -> Callable[[Any], list[int]]:
+    def check(value: Any) -> list[int]:
+        values = [value] if isinstance(value, numbers.Integral) else value
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise ValueError
+        values = [_integer(1)(v) for v in values]
+        if len(values) < minimum_count:
+            raise ValueError
+        return values
+
+    return check
+
+
+def _choice(choices: Sequence[str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError
+        return value
+
+    return check
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError
+    return float(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+_POSITIVE = ("a positive integer", _integer(1))
+# option name -> (what is allowed, check returning the normalised value or raising ValueError)
+_OPTION_RULES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "first_filters": _POSITIVE,
+    "first_width": _POSITIVE,
+    "first_activation": (f"one of {', '.join(ACTIVATIONS)}", _choice(ACTIVATIONS)),
+    "first_pool": _POSITIVE,
+    "conv_filters": ("a list of positive integers (may be empty)", _integers(0)),
+    "conv_width": _POSITIVE,
+    "conv_pool": _POSITIVE,
+    "block_filters": ("a non-empty list of positive integers", _integers(1)),
+    "block_width": _POSITIVE,
+    "block_stride": _POSITIVE,
+    "dilated_layers": ("an integer >= 0", _integer(0)),
+    "dilated_width": _POSITIVE,
+    "dense_units": ("an integer >= 0 (0: no dense layer)", _integer(0)),
+    "dropout": ("a number in [0, 1)", _fraction),
+    "global_pool": (
+        f"one of none, {', '.join(GLOBAL_POOLS)} (none: flatten)",
+        _choice(("none", *GLOBAL_POOLS)),
+    ),
+    "batch_norm": ("true or false", _boolean),
+}
+
+
+def _builder(architecture: Any) -> Callable[..., tuple[Stem, Body]]:
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise UsageError(
+            f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}"
+        )
+    return ARCHITECTURES[architecture]
+
+
+def default_options(architecture: str) -> dict[str, Any]:
+    """All options of an architecture with their default values.
+
+    Parameters
+    ----------
+    architecture
+        A name in :data:`ARCHITECTURES` (``"cnn"``, ``"resnet"``, ``"dilated"``).
+
+    Returns
+    -------
+    dict
+        Option name -> default (lists, not tuples, so it is JSON-serialisable).
+
+    Examples
+    --------
+    >>> default_options("cnn")["first_width"]
+    19
+    """
+    parameters = inspect.signature(_builder(architecture)).parameters
+    return {
+        name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for name, p in parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _resolve_options(architecture: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults updated with validated, normalised ``options``."""
+    resolved = default_options(architecture)
+    for name, value in options.items():
+        if name not in resolved:
+            close = difflib.get_close_matches(str(name), resolved, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(
+                f"unknown option {name!r} for architecture {architecture!r}{hint}; "
+                f"allowed options: {', '.join(resolved)}"
+            )
+        allowed, check = _OPTION_RULES[name]
+        try:
+            resolved[name] = check(value)
+        except (ValueError, TypeError):
+            raise UsageError(f"option {name!r} must be {allowed}, got {value!r}") from None
+    return resolved
+
+
+def build_model(
+    architecture: str,
+    input_length: int,
+    n_outputs: int,
+    options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> SeqCNN:
+    """Build a named architecture for sequences of one length.
+
+    Parameters
+    ----------
+    architecture
+        A name in :data:`ARCHITECTURES`.
+    input_length
+        Sequence length in bases.  Must be at least ``first_width``; architectures that
+        flatten (``global_pool="none"``) only accept this length afterwards.
+    n_outputs
+        Number of outputs (tasks or classes) of the head.
+    options, **kwargs
+        Architecture options (see :func:`default_options`), as a mapping, as keywords, or
+        both; ``build_model(**model.config)`` rebuilds ``model``.
+
+    Returns
+    -------
+    SeqCNN
+        Freshly initialised (deterministic under ``torch.manual_seed``), in training mode.
+
+    Raises
+    ------
+    seqcnn.errors.UsageError
+        For an unknown architecture or option, a bad option value, or an input length too
+        short for the architecture.
+
+    Examples
+    --------
+    >>> model = build_model("cnn", 200, 12, first_activation="exp")
+    >>> model.config["options"]["first_activation"]
+    'exp'
+    """
+    builder = _builder(architecture)
+    given = dict(options or {})
+    twice = sorted(set(given) & set(kwargs))
+    if twice:
+        raise UsageError(f"option(s) {', '.join(twice)} given both in options and as keywords")
+    given.update(kwargs)
+    resolved = _resolve_options(architecture, given)
+    for name, value, minimum in (("input_length", input_length, 1), ("n_outputs", n_outputs, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    if input_length < resolved["first_width"]:
+        raise UsageError(
+            f"input length {input_length} is too short for architecture {architecture!r}: "
+            f"the minimum length is {resolved['first_width']} bases (first_width); use longer "
+            f"sequences or a smaller first_width"
+        )
+    stem, body = builder(int(input_length), **copy.deepcopy(resolved))
+    head = nn.Linear(body.out_features, int(n_outputs))
+    config = {
+        "architecture": architecture,
+        "input_length": int(input_length),
+        "n_outputs": int(n_outputs),
+        "options": resolved,
+    }
+    return SeqCNN(stem, body, head, config)
+
+
+def load_model_config(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """Read an architecture and its options from a YAML or JSON file.
+
+    The file holds a mapping with ``architecture`` and the options either under
+    ``options`` or as top-level keys (or both).  ``input_length`` and ``n_outputs`` (as in
+    a saved model's ``config.json``) are ignored: the data decide them.
+
+    Parameters
+    ----------
+    path
+        ``.json`` files are read as JSON, anything else as YAML (a superset of JSON).
+
+    Returns
+    -------
+    (architecture, options)
+        ``options`` holds only the options the file sets, validated and normalised.
+
+    Raises
+    ------
+    seqcnn.errors.UsageError
+        Naming the file, if it cannot be read or parsed, or holds an unknown architecture,
+        an unknown option or a bad value.
+
+    Examples
+    --------
+    A file ``model.yaml``::
+
+        architecture: dilated
+        options:
+          dilated_layers: 8
+          first_activation: exp
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise UsageError(f"cannot read the model configuration: {reason}", path=path) from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        data = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        first_line = (str(error).splitlines() or [type(error).__name__])[0]
+        raise UsageError(f"not valid {kind}: {first_line}", path=path) from None
+    if not isinstance(data, dict):
+        raise UsageError("expected a mapping with 'architecture' and options", path=path)
+    data = dict(data)
+    architecture = data.pop("architecture", None)
+    if architecture is None:
+        raise UsageError(
+            f"no 'architecture' key; choose one of {', '.join(ARCHITECTURES)}", path=path
+        )
+    nested = data.pop("options", None) or {}
+    data.pop("input_length", None)
+    data.pop("n_outputs", None)
+    if not isinstance(nested, dict):
+        raise UsageError("'options' must be a mapping of option names to values", path=path)
+    twice = sorted(set(nested) & set(data))
+    if twice:
+        raise UsageError(f"option(s) {', '.join(twice)} set twice", path=path)
+    given = {**data, **nested}
+    try:
+        resolved = _resolve_options(architecture, given)
+    except UsageError as error:
+        raise UsageError(error.message, path=path) from None
+    return architecture, {name: resolved[name] for name in given}
