@@ -1,0 +1,339 @@
+"""report.html: one self-contained page, escaped text, inlined images, a sortable table."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqcnn.errors import DataError
+from seqcnn.report import SIGNIFICANCE, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+EVIL = "<script>alert('x')</script>"
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+)
+
+
+def tiny_png(color: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2, 0.4), dpi=50)
+    ax.bar([0, 1, 2], [1, 2, 1], color=color)
+    ax.axis("off")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pngs() -> tuple[bytes, bytes]:
+    return tiny_png("tab:blue"), tiny_png("tab:red")
+
+
+def filter_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "filter": ["filter_0", "filter_1", "filter_2", "filter_10"],
+            "consensus": ["TGACGTCA", "GATAAG", "NNNNNN", "CCGCGG"],
+            "n_sites": [412, 1500, 3, 97],
+            "information": [10.123, 7.5, 0.25, 4.0],
+            "exported": [True, True, False, True],
+            "best_match_id": ["MA0018.4", "MA0035.5", None, "MA9999.1"],
+            "best_match_name": ["CREB1", "GATA1", None, EVIL],
+            "p_value": [1.234e-7, 0.2, np.nan, 3.0e-4],
+            "q_value": [2.5e-5, 0.5, np.nan, 0.01],
+            "strand": ["+", "-", None, "+"],
+            "influence": [-0.0321, 0.004, 0.0, 0.12],
+            "influence_up": [-0.05, 0.01, 0.0, 0.2],
+            "influence_down": [0.01, -0.002, 0.0, -0.03],
+        }
+    )
+
+
+class Page(HTMLParser):
+    """The bits of a report the tests look at."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.srcs: list[str] = []
+        self.headers: list[tuple[dict, str]] = []
+        self.rows: list[tuple[dict, list[tuple[dict, str]]]] = []
+        self.scripts: list[dict] = []
+        self.links: list[dict] = []
+        self._in_filters = False
+        self._cell: tuple[dict, list[str]] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.srcs.append(attrs.get("src", ""))
+            if self._cell is not None:
+                self._cell[1].append("[img]")
+        elif tag == "script":
+            self.scripts.append(attrs)
+        elif tag == "link":
+            self.links.append(attrs)
+        elif tag == "table" and attrs.get("id") == "filters":
+            self._in_filters = True
+        elif self._in_filters and tag == "tr":
+            self.rows.append((attrs, []))
+        elif self._in_filters and tag in ("th", "td"):
+            self._cell = (attrs, [])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_filters = False
+        elif self._cell is not None and tag in ("th", "td"):
+            attrs, parts = self._cell
+            cell = (attrs, "".join(parts).strip())
+            (self.headers if tag == "th" else self.rows[-1][1]).append(cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[1].append(data)
+
+    def body_rows(self) -> list[tuple[dict, list[tuple[dict, str]]]]:
+        return [row for row in self.rows if row[1]]
+
+    def column(self, header: str) -> int:
+        return [text for _, text in self.headers].index(header)
+
+
+@pytest.fixture
+def report(tmp_path, pngs) -> tuple[Path, str, Page]:
+    logo_file = tmp_path / "filter_0.png"
+    logo_file.write_bytes(pngs[0])
+    path = write_report(
+        tmp_path / "report.html",
+        title="Model <b>&</b> filters",
+        summary={"model": "runs/m.seqcnn", "task": "binary", "sequences": 1000, "note": EVIL},
+        filters=filter_table(),
+        logos={"filter_0": logo_file, "filter_1": pngs[1], "unused": pngs[1]},
+        overview=pngs[1],
+        attributions=[("seq7 <pos>", pngs[0]), ("seq9", str(logo_file))],
+    )
+    text = path.read_text(encoding="utf-8")
+    return path, text, Page(text)
+
+
+def test_one_file_written_atomically(report, tmp_path):
+    path, _, _ = report
+    assert path == tmp_path / "report.html"
+    assert path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["filter_0.png", "report.html"]
+
+
+def test_nothing_is_fetched_from_the_network(report):
+    _, text, page = report
+    lowered = text.lower()
+    for fragment in ("http://", "https://", 'src="//', "<script src", "<link", "url(", "@import"):
+        assert fragment not in lowered, fragment
+    assert page.links == []
+    assert all(attrs == {} for attrs in page.scripts)  # inline scripts only
+    assert page.srcs and all(src.startswith("data:image/png;base64,") for src in page.srcs)
+
+
+def test_images_are_inlined_png(report, pngs):
+    _, _, page = report
+    decoded = [base64.b64decode(src.split(",", 1)[1], validate=True) for src in page.srcs]
+    assert all(data.startswith(PNG_SIGNATURE) for data in decoded)
+    # 2 logos in the table (the unused one is not shown), 1 overview, 2 attribution maps
+    assert len(decoded) == 5
+    assert set(decoded) == set(pngs)
+
+
+def test_every_filter_and_summary_entry_is_shown(report):
+    _, text, page = report
+    rows = page.body_rows()
+    assert [cells[0][1] for _, cells in rows] == ["filter_0", "filter_1", "filter_2", "filter_10"]
+    for name in ("filter_0", "filter_1", "filter_2", "filter_10", "TGACGTCA", "CREB1"):
+        assert name in text
+    for label in ("model", "runs/m.seqcnn", "binary", "1000"):
+        assert f">{label}<" in text
+    assert "How to read this" in text
+    words = " ".join(text.split())
+    for phrase in ("activation alignment", "JASPAR", "Tomtom", "nullified", "mean activation"):
+        assert phrase in words, phrase
+
+
+def test_text_is_escaped(report):
+    _, text, _ = report
+    assert EVIL not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
+    assert text.count("<script") == 1  # only the page's own sorting script
+    assert "<title>Model &lt;b&gt;&amp;&lt;/b&gt; filters</title>" in text
+    assert "seq7 &lt;pos&gt;" in text
+
+
+def test_table_is_sortable(report):
+    _, text, page = report
+    sortable = {text: attrs["data-sort"] for attrs, text in page.headers if "data-sort" in attrs}
+    assert sortable["Filter"] == "text"
+    assert sortable["Consensus"] == "text"
+    for header in ("Sites", "IC (bits)", "p\u2011value", "q\u2011value", "Influence (up)"):
+        assert sortable[header] == "number", header
+    assert all(
+        attrs.get("aria-sort") == "none" for attrs, _ in page.headers if "data-sort" in attrs
+    )
+    assert 'class="filters sortable"' in text
+    assert 'addEventListener("click"' in text and "sortTable" in text
+    # numeric cells carry the raw value to sort by
+    sites = page.column("Sites")
+    values = [float(cells[sites][0]["data-value"]) for _, cells in page.body_rows()]
+    assert values == [412, 1500, 3, 97]
+
+
+def test_columns_in_order_with_logo_after_filter(report):
+    _, _, page = report
+    headers = [text for _, text in page.headers]
+    assert headers[:3] == ["Filter", "Logo", "Consensus"]
+    influence = headers.index("Influence")
+    assert headers[influence + 1 : influence + 3] == ["Influence (up)", "Influence (down)"]
+    logos = [cells[1][1] for _, cells in page.body_rows()]
+    assert logos == ["[img]", "[img]", "", ""]  # filter_2 and filter_10 have no logo
+
+
+def test_significant_rows_are_highlighted(report):
+    _, _, page = report
+    q = page.column("q\u2011value")
+    for attrs, cells in page.body_rows():
+        value = cells[q][0].get("data-value")
+        significant = bool(value) and float(value) < SIGNIFICANCE
+        assert ("significant" in attrs.get("class", "").split()) == significant, cells[0]
+    highlighted = [c[0][1] for a, c in page.body_rows() if "significant" in a.get("class", "")]
+    assert highlighted == ["filter_0", "filter_10"]
+
+
+def test_numbers_are_formatted(report):
+    _, _, page = report
+    rows = {cells[0][1]: cells for _, cells in page.body_rows()}
+    text = {name: [t for _, t in cells] for name, cells in rows.items()}
+    p, q, ic = page.column("p\u2011value"), page.column("q\u2011value"), page.column("IC (bits)")
+    assert text["filter_0"][p] == "1.23e-07"
+    assert text["filter_0"][q] == "2.50e-05"
+    assert text["filter_0"][ic] == "10.12"
+    assert text["filter_2"][ic] == "0.25"
+    assert text["filter_1"][page.column("Sites")] == "1,500"
+    assert text["filter_1"][page.column("Exported")] == "yes"
+    assert text["filter_2"][page.column("Exported")] == "no"
+    assert text["filter_0"][page.column("Influence")] == "\u22120.0321"
+    assert text["filter_10"][page.column("Influence")] == "+0.12"
+    # missing values: a dash, sorted last
+    assert rows["filter_2"][p] == ({"class": "missing", "data-value": ""}, "\u2014")
+
+
+def test_missing_optional_parts_are_tolerated(tmp_path, pngs):
+    table = pd.DataFrame({"filter": ["filter_0", "filter_1"], "consensus": ["ACGT", "TTTT"]})
+    path = write_report(tmp_path / "r.html", title="t", summary={}, filters=table)
+    page = Page(path.read_text())
+    assert [text for _, text in page.headers] == ["Filter", "Consensus"]
+    assert page.srcs == []
+    assert all("class" not in attrs for attrs, _ in page.body_rows())
+
+    # no filter column: logos cannot be placed, the rest is shown; unknown columns too
+    table = pd.DataFrame({"information": [3.0], "score": [0.5], "label": ["x"]})
+    path = write_report(
+        tmp_path / "r.html", title="t", summary={}, filters=table, logos={"filter_0": pngs[0]}
+    )
+    page = Page(path.read_text())
+    assert [text for _, text in page.headers] == ["IC (bits)", "score", "label"]
+    assert [attrs["data-sort"] for attrs, _ in page.headers] == ["number", "number", "text"]
+
+    path = write_report(tmp_path / "r.html", title="t", summary={}, filters=pd.DataFrame())
+    assert "No filters." in path.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+
+
+def test_bad_images_raise_and_leave_the_old_report(tmp_path, pngs):
+    path = tmp_path / "report.html"
+    path.write_text("old")
+    missing = tmp_path / "nope.png"
+    with pytest.raises(DataError, match="nope.png"):
+        write_report(path, title="t", summary={}, filters=filter_table(), logos={"a": missing})
+    not_png = tmp_path / "logo.jpg"
+    not_png.write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    with pytest.raises(DataError, match="not a PNG"):
+        write_report(path, title="t", summary={}, filters=filter_table(), overview=not_png)
+    with pytest.raises(DataError, match="not a PNG"):
+        write_report(
+            path, title="t", summary={}, filters=filter_table(), attributions=[("a", b"x")]
+        )
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logo.jpg", "report.html"]
+
+
+def test_report_is_readable_by_others(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_report(tmp_path / "r.html", title="t", summary={}, filters=filter_table())
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_import_is_light():
+    heavy = "{'pandas', 'matplotlib', 'torch'}"
+    code = f"import sys, seqcnn.report; print(sorted({heavy} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="optional browser check: chromium not installed")
+def test_sorts_and_renders_in_a_browser(report, tmp_path):
+    """Click headers in headless chromium; the rows must come back sorted."""
+    path, text, page = report
+    clicks = """<script>
+    var th = document.querySelectorAll("#filters th");
+    function click(label) {
+      for (var i = 0; i < th.length; i++) {
+        if (th[i].textContent === label) { th[i].querySelector("button").click(); }
+      }
+    }
+    click("IC (bits)");
+    function order() {
+      var rows = document.querySelectorAll("#filters tbody tr");
+      return Array.prototype.map.call(rows, function (r) { return r.cells[0].textContent; });
+    }
+    var first = order();
+    click("q\u2011value");
+    document.body.setAttribute("data-result", first.join(",") + "|" + order().join(","));
+    </script></body>"""
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(text.replace("</body>", clicks), encoding="utf-8")
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    result = subprocess.run(
+        [*command, "--dump-dom", clicked.as_uri()], capture_output=True, text=True, timeout=30
+    )
+    match = re.search(r'data-result="([^"]*)"', result.stdout)
+    assert match, result.stderr[-2000:]
+    by_ic, by_q = match.group(1).split("|")
+    assert by_ic == "filter_0,filter_1,filter_10,filter_2"  # largest first
+    assert by_q == "filter_0,filter_10,filter_1,filter_2"  # smallest first, missing last
+
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [*command, "--window-size=1200,900", f"--screenshot={shot}", path.as_uri()],
+        capture_output=True,
+        timeout=30,
+    )
+    assert shot.read_bytes().startswith(PNG_SIGNATURE)
