@@ -26,6 +26,32 @@ _EXPORTS = {
     "encode": "dataset",
     "load_dataset": "dataset",
     "Dataset": "dataset",
+    # models and training
+    "build_model": "models",
+    "describe": "models",
+    "train": "train",
+    "TrainOptions": "train",
+    "load_model": "bundle",
+    "Model": "bundle",
+    # prediction
+    "predict": "predict",
+    "predict_file": "predict",
+    # interpretation
+    "filter_pwms": "motifs",
+    "write_meme": "motifs",
+    "read_meme": "motifs",
+    "match_motifs": "motifs",
+    "jaspar_motifs": "motifs",
+    "filter_influence": "motifs",
+    "information_content": "motifs",
+    "attribution": "attribution",
+    "plot_logo": "plots",
+    "plot_attribution_logo": "plots",
+    # data sets
+    "simulate": "simulate",
+    "write_simulation": "simulate",
+    "dinucleotide_shuffle": "shuffle",
+    "shuffle_sequences": "shuffle",
     # errors
     "SeqcnnError": "errors",
     "DataError": "errors",

@@ -102,8 +102,22 @@ def cli(debug: bool) -> None:
 )
 @click.option("-f", "--force", is_flag=True, help="Replace an existing output folder.")
 @quiet_option
-def encode(fasta, out, labels, id_column, label_columns, class_per_file, classes, header_labels,
-           task, length, crop, n_encoding, force, quiet):  # fmt: skip
+def encode(
+    fasta,
+    out,
+    labels,
+    id_column,
+    label_columns,
+    class_per_file,
+    classes,
+    header_labels,
+    task,
+    length,
+    crop,
+    n_encoding,
+    force,
+    quiet,
+):
     """Encode FASTA file(s) and labels into a dataset folder for training.
 
     FASTA may be plain, gzip or bgzip; '-' reads standard input.  Lower-case (soft-masked)
@@ -118,13 +132,411 @@ def encode(fasta, out, labels, id_column, label_columns, class_per_file, classes
     from .dataset import encode as encode_api
 
     dataset = encode_api(
-        list(fasta), out, labels=labels, id_column=id_column,
-        label_columns=_split(label_columns), class_per_file=class_per_file,
-        classes=_split(classes), header_labels=header_labels, task=task, length=length,
-        crop=crop, n_encoding=n_encoding, overwrite=force, progress=_progress(quiet),
-    )  # fmt: skip
+        list(fasta),
+        out,
+        labels=labels,
+        id_column=id_column,
+        label_columns=_split(label_columns),
+        class_per_file=class_per_file,
+        classes=_split(classes),
+        header_labels=header_labels,
+        task=task,
+        length=length,
+        crop=crop,
+        n_encoding=n_encoding,
+        overwrite=force,
+        progress=_progress(quiet),
+    )
     task_text = f", task {dataset.task} ({', '.join(dataset.label_names)})" if dataset.task else ""
     click.echo(f"wrote {out}: {len(dataset)} sequences of {dataset.length} bp{task_text}", err=True)
+
+
+def _setup_logging(quiet: bool) -> None:
+    import logging
+
+    logger = logging.getLogger("seqcnn")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _parse_model_options(pairs: tuple[str, ...]) -> dict:
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--option")
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return options
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("data", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    default="seqcnn_model",
+    show_default=True,
+    type=click.Path(),
+    help="Model bundle folder to write.",
+)
+@click.option(
+    "-a",
+    "--arch",
+    "architecture",
+    default=None,
+    type=click.Choice(["cnn", "resnet", "dilated"]),
+    help="Architecture [default: cnn, or the one in --config].",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML/JSON file with the architecture and its options.",
+)
+@click.option(
+    "--option",
+    "model_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A model option, e.g. --option dilated_layers=8 (repeatable).",
+)
+@click.option("--first-filters", type=int, help="Number of first-layer filters (motif detectors).")
+@click.option("--first-width", type=int, help="Width of the first-layer filters in bases.")
+@click.option(
+    "--first-activation",
+    type=click.Choice(["relu", "exp", "gelu", "elu", "softplus"]),
+    help="First-layer activation; 'exp' gives more interpretable filters.",
+)
+@click.option("--epochs", type=int, default=40, show_default=True, help="Maximum epochs.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option(
+    "--lr",
+    "--learning-rate",
+    "learning_rate",
+    type=float,
+    default=1e-3,
+    show_default=True,
+    help="AdamW learning rate.",
+)
+@click.option("--weight-decay", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--schedule",
+    type=click.Choice(["plateau", "cosine", "constant"]),
+    default="plateau",
+    show_default=True,
+    help="Learning-rate schedule.",
+)
+@click.option(
+    "--patience",
+    type=int,
+    default=6,
+    show_default=True,
+    help="Stop after this many epochs without improvement.",
+)
+@click.option(
+    "--grad-clip",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Clip the gradient norm (0: off).",
+)
+@click.option("--rc-augment", is_flag=True, help="Train on random reverse complements too.")
+@click.option(
+    "--shift",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random shifts of up to this many bases.",
+)
+@click.option(
+    "--valid",
+    "valid_data",
+    type=click.Path(exists=True, file_okay=False),
+    help="Separate validation dataset.",
+)
+@click.option(
+    "--test",
+    "test_data",
+    type=click.Path(exists=True, file_okay=False),
+    help="Separate test dataset, evaluated once at the end.",
+)
+@click.option("--valid-fraction", type=float, default=0.1, show_default=True)
+@click.option("--test-fraction", type=float, default=0.0, show_default=True)
+@click.option("--valid-chroms", help="Validation chromosomes, e.g. chr8,chr9 (ids chr:start-end).")
+@click.option("--test-chroms", help="Test chromosomes, e.g. chr1,chr2.")
+@click.option("--loss", type=click.Choice(["mse", "poisson"]), help="Regression loss [mse].")
+@click.option("--pos-weight", help="'balanced' or a number: weight of positives (binary tasks).")
+@click.option(
+    "--n-encoding",
+    type=click.Choice(["zeros", "uniform", "iupac"]),
+    help="N/ambiguity encoding [default: the dataset's].",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run (same command).")
+@click.option("-f", "--force", is_flag=True, help="Replace an existing model folder.")
+@click.option("--labels", type=click.Path(), help="FASTA input: label table.")
+@click.option("--class-per-file", is_flag=True, help="FASTA input: one class per file.")
+@click.option("--header-labels", is_flag=True, help="FASTA input: labels in the headers.")
+@click.option(
+    "--task",
+    type=click.Choice(["binary", "multiclass", "multilabel", "regression"]),
+    help="FASTA input: the task [default: inferred].",
+)
+@click.option("--length", type=int, help="FASTA input: pad/crop to this length.")
+@quiet_option
+def train(
+    data,
+    out,
+    architecture,
+    config_file,
+    model_option,
+    first_filters,
+    first_width,
+    first_activation,
+    epochs,
+    batch_size,
+    learning_rate,
+    weight_decay,
+    schedule,
+    patience,
+    grad_clip,
+    rc_augment,
+    shift,
+    valid_data,
+    test_data,
+    valid_fraction,
+    test_fraction,
+    valid_chroms,
+    test_chroms,
+    loss,
+    pos_weight,
+    n_encoding,
+    seed,
+    device,
+    no_amp,
+    resume,
+    force,
+    labels,
+    class_per_file,
+    header_labels,
+    task,
+    length,
+    quiet,
+):
+    """Train a network on a dataset (or FASTA + labels) and save a model bundle.
+
+    DATA is a dataset folder from 'seqcnn encode', or FASTA file(s) with labels given as for
+    encode.  The bundle (default ./seqcnn_model) holds weights (safetensors), config.json,
+    metrics.csv and learning_curve.png.  Multi-process data parallel: run under torchrun,
+    e.g. 'torchrun --nproc_per_node 2 -m seqcnn train ...'.
+
+    \b
+    Examples:
+      seqcnn train planted.ds -o seqcnn_model
+      seqcnn train peaks.ds --arch dilated --rc-augment --valid-chroms chr8,chr9
+      seqcnn train pos.fa neg.fa --class-per-file --first-activation exp --epochs 20
+      seqcnn train planted.ds --resume          # after an interruption
+    """
+    from .train import TrainOptions
+    from .train import train as train_api
+
+    _setup_logging(quiet)
+    model_options = {}
+    if config_file:
+        from .models import load_model_config
+
+        file_architecture, model_options = load_model_config(config_file)
+        architecture = architecture or file_architecture
+    model_options.update(_parse_model_options(model_option))
+    for key, value in (
+        ("first_filters", first_filters),
+        ("first_width", first_width),
+        ("first_activation", first_activation),
+    ):
+        if value is not None:
+            model_options[key] = value
+    if pos_weight not in (None, "balanced"):
+        try:
+            pos_weight = float(pos_weight)
+        except ValueError:
+            raise click.BadParameter(
+                "use 'balanced' or a number", param_hint="--pos-weight"
+            ) from None
+    options = TrainOptions(
+        architecture=architecture or "cnn",
+        model_options=model_options,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        schedule=schedule,
+        patience=patience,
+        grad_clip=grad_clip or None,
+        rc_augment=rc_augment,
+        shift=shift,
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        valid_chroms=_split(valid_chroms),
+        test_chroms=_split(test_chroms),
+        loss=loss,
+        pos_weight=pos_weight,
+        n_encoding=n_encoding,
+        seed=seed,
+        device=device,
+        amp=not no_amp,
+    )
+    encode_options = None
+    if labels or class_per_file or header_labels or task or length:
+        encode_options = dict(
+            labels=labels,
+            class_per_file=class_per_file,
+            header_labels=header_labels,
+            task=task,
+            length=length,
+        )
+    data = list(data) if len(data) > 1 else data[0]
+    result = train_api(
+        data,
+        out,
+        valid=valid_data,
+        test=test_data,
+        options=options,
+        resume=resume,
+        overwrite=force,
+        progress=_progress(quiet),
+        encode_options=encode_options,
+    )
+    if result.path is not None:
+        lines = [f"model saved to {result.path}"]
+        for split, values in result.metrics.items():
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
+            lines.append(f"{split}: {shown}")
+        click.echo("\n".join(lines))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model_or_config")
+@click.option(
+    "--length",
+    type=int,
+    default=None,
+    help="Input length for a config or architecture name [default: 200].",
+)
+@click.option(
+    "--outputs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Number of outputs for a config or architecture name.",
+)
+def describe(model_or_config, length, outputs):
+    """Show a model's layers, parameter counts and receptive field.
+
+    MODEL_OR_CONFIG is a model bundle folder, a YAML/JSON model config, or an architecture
+    name (cnn, resnet, dilated).
+
+    \b
+    Examples:
+      seqcnn describe seqcnn_model
+      seqcnn describe dilated --length 1000
+      seqcnn describe my_model.yaml --outputs 12
+    """
+    from .models import describe as describe_api
+
+    click.echo(describe_api(_model_or_config(model_or_config, length, outputs)))
+
+
+def _model_or_config(target: str, length: int | None, outputs: int):
+    from pathlib import Path
+
+    from .models import ARCHITECTURES, build_model, load_model_config
+
+    if Path(target).is_dir():
+        from .bundle import load_model
+
+        return load_model(target).network
+    if target in ARCHITECTURES:
+        return build_model(target, length or 200, outputs)
+    if Path(target).is_file():
+        architecture, options = load_model_config(target)
+        return build_model(architecture, length or 200, outputs, **options)
+    from .errors import UsageError
+
+    raise UsageError(
+        f"not a model folder, a config file, or an architecture name ({', '.join(ARCHITECTURES)})",
+        path=target,
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the FASTA, labels, planted instances and motifs into.",
+)
+@click.option("-n", "--sequences", "n_sequences", type=int, default=30000, show_default=True)
+@click.option("--length", type=int, default=200, show_default=True)
+@click.option("--motifs", help="Comma-separated JASPAR ids or TF names [default: all 12].")
+@click.option(
+    "--motif-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A MEME file of motifs to plant instead of the bundled 12.",
+)
+@click.option(
+    "--counts",
+    default="0.50,0.25,0.17,0.05,0.03",
+    show_default=True,
+    help="Probabilities of planting 1, 2, ... motif instances per sequence.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--prefix", default="planted", show_default=True, help="File name prefix.")
+def simulate(out, n_sequences, length, motifs, motif_file, counts, seed, prefix):
+    """Write a planted-motif data set (Koo & Eddy 2019 recipe).
+
+    Uniform random background; each sequence gets 1-5 instances of JASPAR motifs on either
+    strand; one 0/1 label per motif.  Writes PREFIX.fa, PREFIX_labels.tsv,
+    PREFIX_instances.tsv and PREFIX_motifs.meme.
+
+    \b
+    Examples:
+      seqcnn simulate -o demo
+      seqcnn encode demo/planted.fa --labels demo/planted_labels.tsv -o demo/planted.ds
+    """
+    from pathlib import Path
+
+    from .simulate import simulate as simulate_api
+    from .simulate import write_simulation
+
+    try:
+        probs = [float(p) for p in counts.split(",")]
+    except ValueError:
+        raise click.BadParameter("comma-separated numbers", param_hint="--counts") from None
+    data = simulate_api(
+        n_sequences=n_sequences,
+        length=length,
+        motifs=_split(motifs),
+        motif_file=motif_file,
+        count_probs=probs,
+        seed=seed,
+    )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    paths = write_simulation(data, out, prefix=prefix)
+    click.echo(
+        f"wrote {len(data.ids)} sequences with {len(data.motif_names)} motifs: "
+        + ", ".join(str(p) for p in paths.values()),
+        err=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,3 +73,35 @@ def assert_one_line_error(result, *fragments: str, code: int = 1) -> None:
 def records():
     seqs = random_sequences(6, 40, seed=1)
     return [(f"seq{i}", s) for i, s in enumerate(seqs)]
+
+
+def planted_records(n: int, length: int, motif: str = "TGACTCA", seed: int = 0):
+    """Random sequences, every other one carrying ``motif``: (records, labels)."""
+    rng = np.random.default_rng(seed)
+    seqs = random_sequences(n, length, seed=seed)
+    labels = np.arange(n) % 2
+    out = []
+    for i, seq in enumerate(seqs):
+        if labels[i]:
+            start = int(rng.integers(0, length - len(motif)))
+            seq = seq[:start] + motif + seq[start + len(motif) :]
+        out.append((f"s{i}", seq))
+    return out, labels
+
+
+TINY_MODEL = {"first_filters": 8, "first_width": 7, "conv_filters": [8], "dense_units": 16}
+
+
+@pytest.fixture(scope="session")
+def tiny_binary(tmp_path_factory):
+    """A small binary dataset (planted AP-1 site) encoded once per test session."""
+    from seqcnn.dataset import encode
+
+    root = tmp_path_factory.mktemp("tiny")
+    records, labels = planted_records(600, 60)
+    fasta = write_fasta_file(root / "tiny.fa", records)
+    table = root / "labels.tsv"
+    table.write_text(
+        "id\tbound\n" + "".join(f"{r}\t{y}\n" for (r, _), y in zip(records, labels, strict=True))
+    )
+    return encode(fasta, root / "tiny.ds", labels=table)

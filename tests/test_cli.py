@@ -78,3 +78,10 @@ def test_debug_shows_traceback(tmp_path):
     (tmp_path / "bad.fa").write_text("nope\n")
     result = run_seqcnn("--debug", "encode", tmp_path / "bad.fa", "-o", tmp_path / "o")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_every_public_name_resolves():
+    import seqcnn
+
+    for name in seqcnn.__all__:
+        assert getattr(seqcnn, name) is not None, name

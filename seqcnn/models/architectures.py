@@ -176,6 +176,7 @@ def cnn(
     conv_filters: Sequence[int] = (128,),
     conv_width: int = 5,
     conv_pool: int = 4,
+    conv_dropout: float = 0.1,
     dense_units: int = 256,
     dropout: float = 0.3,
     global_pool: str = "none",
@@ -185,18 +186,26 @@ def cnn(
 
     The large first pool (Koo & Eddy 2019) makes first-layer filters learn whole motifs.
     Pool sizes are clamped to the positions available, so any length >= ``first_width``
-    works without changing options.
+    works without changing options.  ``conv_dropout`` follows every pooling step.
     """
     stem = Stem(first_filters, first_width, first_activation, batch_norm)
     length = input_length - first_width + 1
     pool = min(first_pool, length)
     layers: list[nn.Module] = [nn.MaxPool1d(pool, ceil_mode=True)]
+    if conv_dropout:
+        layers.append(nn.Dropout(conv_dropout))
     channels, length = first_filters, pooled_length(length, pool)
     for filters in conv_filters:
         pool = min(conv_pool, length)
         layers.append(
             ConvBlock(
-                channels, filters, conv_width, batch_norm=batch_norm, pool="max", pool_size=pool
+                channels,
+                filters,
+                conv_width,
+                batch_norm=batch_norm,
+                pool="max",
+                pool_size=pool,
+                dropout=conv_dropout,
             )
         )
         channels, length = filters, pooled_length(length, pool)
@@ -327,6 +336,7 @@ _OPTION_RULES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "dilated_width": _POSITIVE,
     "dense_units": ("an integer >= 0 (0: no dense layer)", _integer(0)),
     "dropout": ("a number in [0, 1)", _fraction),
+    "conv_dropout": ("a number in [0, 1)", _fraction),
     "global_pool": (
         f"one of none, {', '.join(GLOBAL_POOLS)} (none: flatten)",
         _choice(("none", *GLOBAL_POOLS)),

@@ -1,0 +1,252 @@
+"""Saving and loading trained models: weights as safetensors, everything else as JSON.
+
+A model bundle is a folder (``./seqcnn_model`` by default)::
+
+    config.json          architecture and its options, input length, alphabet, task, output
+                         names, output transform, N encoding, receptive field, versions,
+                         training data hash and options, final metrics, weights checksum
+    weights.safetensors  the network's tensors
+    metrics.csv          per-epoch training history
+    learning_curve.png   the same, drawn
+
+Loading rebuilds the network from ``config.json`` and copies the tensors in.  Nothing in a
+bundle is ever unpickled or executed, so a bundle from a stranger is safe to open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+
+__all__ = ["Model", "save_model", "load_model", "find_model", "FORMAT", "OUTPUT_TRANSFORMS"]
+
+FORMAT = "seqcnn-model"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_DIR = "seqcnn_model"
+OUTPUT_TRANSFORMS = {
+    "binary": "sigmoid",
+    "multilabel": "sigmoid",
+    "multiclass": "softmax",
+    "regression": "identity",
+}
+
+
+def output_transform(task: str, loss: str | None = None) -> str:
+    """Name of the function that turns logits into predictions for a task."""
+    if task == "regression" and loss == "poisson":
+        return "exp"
+    return OUTPUT_TRANSFORMS[task]
+
+
+def apply_transform(logits, name: str):
+    """Apply an output transform (``sigmoid``, ``softmax``, ``exp``, ``identity``) to a tensor."""
+    import torch
+
+    if name == "sigmoid":
+        return torch.sigmoid(logits)
+    if name == "softmax":
+        return torch.softmax(logits, dim=-1)
+    if name == "exp":
+        return torch.exp(logits)
+    return logits
+
+
+class Model:
+    """A trained network with everything needed to use it.
+
+    Attributes
+    ----------
+    network
+        The :class:`seqcnn.models.SeqCNN`, in eval mode.
+    config
+        The bundle's ``config.json`` as a dict.
+    path
+        The bundle folder it was loaded from (``None`` if not saved).
+    """
+
+    def __init__(self, network, config: dict[str, Any], path: Path | None = None):
+        self.network = network.eval()
+        self.config = config
+        self.path = path
+
+    @property
+    def task(self) -> str:
+        return self.config["task"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self.config["output_names"])
+
+    @property
+    def input_length(self) -> int:
+        return int(self.config["input_length"])
+
+    @property
+    def n_encoding(self) -> str:
+        return self.config["n_encoding"]
+
+    @property
+    def transform(self) -> str:
+        return self.config["output_transform"]
+
+    @property
+    def receptive_field(self) -> int:
+        return int(self.config["receptive_field"])
+
+    def predict(self, x, **kwargs):
+        """Predict; see :func:`seqcnn.predict.predict` for the arguments."""
+        from .predict import predict
+
+        return predict(self, x, **kwargs)
+
+    def __repr__(self) -> str:
+        where = f"'{self.path}', " if self.path else ""
+        return (
+            f"Model({where}{self.config['model']['architecture']}, task={self.task}, "
+            f"input_length={self.input_length}, outputs={self.output_names})"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def save_model(network, config: dict[str, Any], folder: str | os.PathLike) -> Path:
+    """Write a network's weights and config into ``folder`` (which must exist).
+
+    ``config`` gets the ``format`` fields, the weights checksum, and the model description
+    (``network.config``) filled in; the caller provides task, output names and the rest.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    weights = folder / "weights.safetensors"
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    save_file(state, str(weights), metadata={"format": FORMAT})
+    full = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": network.config,
+        **config,
+        "weights": {"file": weights.name, "sha256": _sha256(weights)},
+    }
+    (folder / "config.json").write_text(json.dumps(full, indent=2, default=_json_default) + "\n")
+    return folder
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def find_model(path: str | os.PathLike | None = None) -> Path:
+    """The model folder to use: ``path``, else ``$SEQCNN_MODEL``, else ``./seqcnn_model``.
+
+    Raises
+    ------
+    ModelError
+        When no bundle is found, with a hint on how to train or point to one.
+    """
+    candidate = path or os.environ.get("SEQCNN_MODEL") or DEFAULT_MODEL_DIR
+    candidate = Path(candidate)
+    if not (candidate / "config.json").is_file():
+        origin = (
+            "given with -m/--model"
+            if path
+            else "from $SEQCNN_MODEL"
+            if os.environ.get("SEQCNN_MODEL")
+            else "the default"
+        )
+        raise ModelError(
+            f"no model bundle here ({origin}); train one with 'seqcnn train DATASET -o "
+            f"{DEFAULT_MODEL_DIR}' or point to one with -m PATH or SEQCNN_MODEL=PATH",
+            path=str(candidate),
+        )
+    return candidate
+
+
+def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Model:
+    """Load a model bundle; never unpickles or runs code from it.
+
+    Parameters
+    ----------
+    path
+        Bundle folder; default ``$SEQCNN_MODEL`` or ``./seqcnn_model``.
+    device
+        Where to put the network (``cpu``, ``cuda``, ...).
+
+    Raises
+    ------
+    ModelError
+        Missing bundle, corrupt or mismatched ``config.json`` or weights.
+
+    Examples
+    --------
+    >>> model = load_model("seqcnn_model")  # doctest: +SKIP
+    >>> model.predict(["ACGT" * 50])  # doctest: +SKIP
+    """
+    folder = find_model(path)
+    name = str(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"config.json is not valid JSON ({err})", path=name) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelError("config.json is not a seqcnn model description", path=name)
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"model format version {config.get('format_version')} is not supported by this "
+            f"seqcnn (reads version {FORMAT_VERSION}); upgrade seqcnn",
+            path=name,
+        )
+    if config.get("alphabet", "ACGT") != "ACGT":
+        raise ModelError(
+            f"model was trained on alphabet '{config.get('alphabet')}', seqcnn reads ACGT",
+            path=name,
+        )
+    weights = folder / config.get("weights", {}).get("file", "weights.safetensors")
+    if not weights.is_file():
+        raise ModelError(f"weights file '{weights.name}' is missing", path=name)
+    expected = config.get("weights", {}).get("sha256")
+    if expected and _sha256(weights) != expected:
+        raise ModelError(
+            "weights do not match config.json (checksum differs): the bundle is corrupt or "
+            "its files come from different models",
+            path=name,
+        )
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .errors import UsageError
+    from .models import build_model
+
+    try:
+        network = build_model(**config["model"])
+    except (KeyError, TypeError, UsageError) as err:
+        raise ModelError(
+            f"config.json does not describe a known model ({err})", path=name
+        ) from None
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"weights are not readable safetensors ({err})", path=name) from None
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise ModelError(f"weights do not fit the architecture: {detail}", path=name) from None
+    return Model(network.to(device), config, path=folder)
