@@ -153,6 +153,7 @@ class _Batches:
         self.codes = dataset.codes
         self.labels = dataset.labels
         self.table = torch.from_numpy(_TABLES[n_encoding]).to(device)
+        self.table_by_channel = np.ascontiguousarray(_TABLES[n_encoding].T)
         self.device = device
         self.rc = rc
         self.shift = shift
@@ -166,18 +167,30 @@ class _Batches:
             if flip.any():
                 codes[flip] = _COMPLEMENT_CODES[codes[flip, ::-1]]
         if self.shift:
-            length = codes.shape[1]
-            offsets = rng.integers(-self.shift, self.shift + 1, size=len(rows))
-            source = np.arange(length)[None, :] - offsets[:, None]
-            inside = (source >= 0) & (source < length)
-            moved = np.take_along_axis(codes, np.clip(source, 0, length - 1), axis=1)
-            codes = np.where(inside, moved, np.uint8(N_CODE)).astype(np.uint8)
+            # Pad with N on both sides, then take each row's window at its own offset.
+            n, length, s = len(rows), codes.shape[1], self.shift
+            padded = np.full((n, length + 2 * s), N_CODE, dtype=np.uint8)
+            padded[:, s : s + length] = codes
+            offsets = rng.integers(-s, s + 1, size=n)
+            windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=1)
+            codes = windows[np.arange(n), s - offsets]
         return codes
 
     def one_hot(self, codes: np.ndarray):
         import torch
 
-        index = torch.from_numpy(codes).to(self.device, non_blocking=True).long()
+        if self.device.type == "cpu":
+            # One numpy gather per channel, straight into (B, 4, L): no transpose copy, and
+            # single-threaded, so it does not stall when the cores are busy.
+            out = np.empty((len(codes), 4, codes.shape[1]), dtype=np.float32)
+            for channel in range(4):
+                np.take(self.table_by_channel[channel], codes, out=out[:, channel, :])
+            return torch.from_numpy(out)
+        # On accelerators send the 1-byte codes and expand there.
+        index = torch.from_numpy(codes)
+        if self.device.type == "cuda":
+            index = index.pin_memory()
+        index = index.to(self.device, non_blocking=True).long()
         return self.table[index].transpose(1, 2).contiguous()
 
     def targets(self, rows: np.ndarray, task: str):
@@ -620,11 +633,6 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             with _autocast(device, amp_dtype):
                 loss = criterion(model_for_step(x).float(), y)
-            if not torch.isfinite(loss):
-                raise DataError(
-                    f"training diverged (loss is {float(loss)}) in epoch {epoch + 1}; lower "
-                    "--learning-rate or check the labels for extreme values"
-                )
             if scaler is not None:
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
@@ -637,10 +645,16 @@ def train(
                 scaler.update()
             else:
                 optimizer.step()
-            total_loss += float(loss.detach()) * len(rows)
+            total_loss = total_loss + loss.detach() * len(rows)  # stays on the device: no sync
             seen += len(rows)
             bar.update(1)
         bar.close()
+        total_loss = float(total_loss)
+        if not np.isfinite(total_loss):
+            raise DataError(
+                f"training diverged (loss is {total_loss}) in epoch {epoch + 1}; lower "
+                "--lr or check the labels for extreme values"
+            )
         valid_data, valid_rows = sources["valid"]
         rows = valid_rows if valid_rows is not None else np.arange(len(valid_data))
         vb = _Batches(valid_data, n_encoding, device, False, 0)

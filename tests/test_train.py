@@ -106,11 +106,11 @@ def test_resume_after_kill_matches_uninterrupted(tiny_binary, tmp_path):
         "train",
         tiny_binary.path,
         "--epochs",
-        "6",
+        "4",
         "--patience",
-        "6",
+        "4",
         "--batch-size",
-        "16",
+        "32",
         "--option",
         "first_filters=8",
         "--option",
@@ -153,9 +153,9 @@ def test_resume_without_checkpoint_is_a_usage_error(tiny_binary, tmp_path):
 
 
 def test_early_stopping_keeps_best_epoch(tiny_binary, tmp_path):
-    result = train(tiny_binary, tmp_path / "m", epochs=30, patience=2, **FAST)
+    result = train(tiny_binary, tmp_path / "m", epochs=15, patience=1, **FAST)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["training"]["epochs_run"] < 30 and config["training"]["stopped_early"]
+    assert config["training"]["epochs_run"] < 15 and config["training"]["stopped_early"]
     best = config["training"]["best_epoch"]
     assert result.history["valid_auprc"].iloc[best - 1] == result.history["valid_auprc"].max()
 
@@ -281,3 +281,24 @@ def test_ddp_two_cpu_processes(tiny_binary, tmp_path):
     single = train(tiny_binary, None, epochs=8, patience=8, **FAST)
     assert config["metrics"]["valid"]["auroc"] > 0.9
     assert config["metrics"]["valid"]["auroc"] >= single.metrics["valid"]["auroc"] - 0.05
+
+
+def test_augmentation_is_reverse_complement_and_n_filled_shift(tiny_binary):
+    from seqcnn.encode import codes_to_one_hot, codes_to_strings, reverse_complement_codes
+    from seqcnn.train import _Batches
+
+    rows = np.arange(40)
+    original = np.asarray(tiny_binary.codes[rows])
+    batches = _Batches(tiny_binary, "zeros", torch.device("cpu"), rc=True, shift=0)
+    flipped = batches.codes_for(rows, np.random.default_rng(0))
+    same = (flipped == original).all(axis=1)
+    assert 0 < same.sum() < 40  # about half the rows are reverse-complemented
+    np.testing.assert_array_equal(flipped[~same], reverse_complement_codes(original[~same]))
+    batches = _Batches(tiny_binary, "zeros", torch.device("cpu"), rc=False, shift=3)
+    shifted = codes_to_strings(batches.codes_for(rows, np.random.default_rng(1)))
+    for before, after in zip(codes_to_strings(original), shifted, strict=True):
+        k = next(k for k in range(-3, 4) if ("N" * 3 + before + "N" * 3)[3 - k : 63 - k] == after)
+        assert -3 <= k <= 3
+    np.testing.assert_array_equal(
+        batches.one_hot(original).numpy(), codes_to_one_hot(original, "zeros")
+    )
