@@ -30,12 +30,14 @@ import numpy as np
 def write_fasta(path: Path, n: int, length: int, seed: int, compress: bool) -> None:
     rng = np.random.default_rng(seed)
     letters = np.frombuffer(b"ACGTacgtN", dtype=np.uint8)
-    opener = (lambda p: gzip.open(p, "wb", compresslevel=1)) if compress else (
-        lambda p: open(p, "wb"))  # fmt: skip
+    opener = (
+        (lambda p: gzip.open(p, "wb", compresslevel=1)) if compress else (lambda p: open(p, "wb"))
+    )
     with opener(path) as out:
         for start in range(0, n, 10_000):
-            rows = rng.choice(letters, size=(min(10_000, n - start), length),
-                              p=[0.24] * 4 + [0.01] * 4 + [0.0])  # fmt: skip
+            rows = rng.choice(
+                letters, size=(min(10_000, n - start), length), p=[0.24] * 4 + [0.01] * 4 + [0.0]
+            )
             chunk = bytearray()
             for i, row in enumerate(rows):
                 chunk += b">seq%d\n" % (start + i)
@@ -58,8 +60,9 @@ print(time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exit
 
 def run_measured(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one command, measured from a small launcher."""
-    result = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], capture_output=True,
-                            text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *cmd], capture_output=True, text=True, check=True
+    )
     elapsed, rss, code = result.stdout.split()
     if int(code) != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr}")
@@ -129,8 +132,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     seqcnn = [sys.executable, "-m", "seqcnn", "encode", "-q", "-f"]
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")  # fmt: skip
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     rows = []
     for length in (200, 2000):
         n = int(args.mbp * 1e6 / length)
@@ -145,18 +150,20 @@ def main() -> None:
             t_lut, _ = timed(per_sequence_lut, path)
             t_dict, dict_bases = timed(per_base_dict, path, int(args.dict_mbp * 1e6))
             output_mb = n * length / 1e6  # one byte per base on disk
-            rows.append({
-                "input": name,
-                "Mbp": mbp,
-                "seqcnn encode Mbp/s": mbp / t_cli,
-                "read only Mbp/s": mbp / t_read,
-                "per-seq LUT Mbp/s": mbp / t_lut,
-                "SeqIO+dict Mbp/s": dict_bases / 1e6 / t_dict,
-                "x SeqIO+dict": (mbp / t_cli) / (dict_bases / 1e6 / t_dict),
-                "x per-seq LUT": (mbp / t_cli) / (mbp / t_lut),
-                "peak RSS MB": rss,
-                "RSS / output": rss / output_mb,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "input": name,
+                    "Mbp": mbp,
+                    "seqcnn encode Mbp/s": mbp / t_cli,
+                    "read only Mbp/s": mbp / t_read,
+                    "per-seq LUT Mbp/s": mbp / t_lut,
+                    "SeqIO+dict Mbp/s": dict_bases / 1e6 / t_dict,
+                    "x SeqIO+dict": (mbp / t_cli) / (dict_bases / 1e6 / t_dict),
+                    "x per-seq LUT": (mbp / t_cli) / (mbp / t_lut),
+                    "peak RSS MB": rss,
+                    "RSS / output": rss / output_mb,
+                }
+            )
     header = list(rows[0])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

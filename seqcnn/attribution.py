@@ -191,7 +191,7 @@ def attribution(
         A loaded :class:`seqcnn.bundle.Model` (uses ``.network`` and ``.output_names``)
         or a bare ``torch.nn.Module`` mapping (N, 4, L) one-hot sequences to (N, T) logits.
     x
-        One-hot sequences, shape (N, 4, L), as from :func:`seqcnn.encode.one_hot`.
+        One-hot sequences, shape (N, 4, L), as from :func:`seqcnn.onehot.one_hot`.
     method
         ``"saliency"`` (gradient x input) or ``"ism"`` (in-silico saturation mutagenesis);
         see the module docstring for the definitions.

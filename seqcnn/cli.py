@@ -41,6 +41,7 @@ def cli(debug: bool) -> None:
       seqcnn train     dataset -> model bundle (./seqcnn_model)
       seqcnn predict   FASTA -> table of predictions
       seqcnn interpret FASTA -> filter motifs, logos, JASPAR matches, report
+      seqcnn describe / simulate: inspect a model; write the planted-motif demo data
     \b
     Examples:
       seqcnn encode pos.fa neg.fa --class-per-file -o peaks.ds
@@ -537,6 +538,252 @@ def simulate(out, n_sequences, length, motifs, motif_file, counts, seed, prefix)
         + ", ".join(str(p) for p in paths.values()),
         err=True,
     )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("fasta", type=click.Path(allow_dash=True))
+@click.option(
+    "-m",
+    "--model",
+    "model_path",
+    type=click.Path(),
+    help="Model bundle folder [default: $SEQCNN_MODEL, else ./seqcnn_model].",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(allow_dash=True),
+    help="Output file, written atomically; format from the extension: .tsv, .csv, "
+    ".parquet, with .gz to compress tsv/csv [default: TSV on stdout].",
+)
+@click.option("--logits", is_flag=True, help="Raw outputs instead of probabilities.")
+@click.option(
+    "--rc-average",
+    is_flag=True,
+    help="Average each prediction with that of the reverse complement.",
+)
+@click.option(
+    "--per-window",
+    is_flag=True,
+    help="One row per window (id, start, end) instead of one per record.",
+)
+@click.option(
+    "--window-stride",
+    type=click.IntRange(min=1),
+    help="Step between windows of a sequence longer than the model input "
+    "[default: half the input length].",
+)
+@click.option(
+    "--aggregate",
+    type=click.Choice(["max", "mean"]),
+    default="max",
+    show_default=True,
+    help="How the windows of a long sequence make one row.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+)
+@quiet_option
+def predict(
+    fasta,
+    model_path,
+    out,
+    logits,
+    rc_average,
+    per_window,
+    window_stride,
+    aggregate,
+    batch_size,
+    device,
+    quiet,
+):
+    """Predict every sequence of a FASTA file with a trained model.
+
+    FASTA may be plain, gzip or bgzip; '-' reads standard input.  The output has the record
+    id and one column per model output (probabilities unless --logits).
+
+    \b
+    Lengths: the model scores sequences of its input length L.
+      shorter than L  padded with N on both sides (centred)
+      longer than L   scored in windows of L every --window-stride bases (default L/2, the
+                      last window aligned to the end); one row per record with the
+                      --aggregate max/mean of its windows, or one row per window
+                      (0-based, end-exclusive start/end) with --per-window
+
+    \b
+    Examples:
+      seqcnn predict peaks.fa.gz > predictions.tsv
+      seqcnn predict peaks.fa -m seqcnn_model --rc-average -o predictions.parquet
+      zcat chr21.fa.gz | seqcnn predict - --per-window --window-stride 50 -o scan.tsv.gz
+    """
+    from .bundle import load_model
+    from .predict import predict_file
+
+    _setup_logging(quiet)
+    model = load_model(model_path)
+    rows = predict_file(
+        model,
+        fasta,
+        out,
+        batch_size=batch_size,
+        rc_average=rc_average,
+        logits=logits,
+        per_window=per_window,
+        window_stride=window_stride,
+        aggregate=aggregate,
+        device=device,
+        progress=_progress(quiet),
+    )
+    if out not in (None, "-") and not quiet:
+        click.echo(f"wrote {out}: {rows} {'windows' if per_window else 'records'}", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("sequences", type=click.Path(allow_dash=True))
+@click.option(
+    "-m",
+    "--model",
+    "model_path",
+    type=click.Path(),
+    help="Model bundle folder [default: $SEQCNN_MODEL or ./seqcnn_model].",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(),
+    help="Folder to write (written atomically).",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A window is a site when its activation exceeds this fraction of the filter's maximum.",
+)
+@click.option("--top-k", type=int, help="Use each filter's K best windows instead of --threshold.")
+@click.option(
+    "--min-sites",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Filters with fewer sites are reported but not exported as motifs.",
+)
+@click.option("--pseudocount", type=float, default=0.1, show_default=True)
+@click.option("--trim", is_flag=True, help="Cut low-information edges (< 0.2 bits) off motifs.")
+@click.option(
+    "--motif-db",
+    default="jaspar",
+    show_default=True,
+    help="'jaspar' (JASPAR CORE vertebrates, from pyjaspar), a MEME motif file, or 'none'.",
+)
+@click.option(
+    "--matches", "n_matches", type=int, default=3, show_default=True, help="Matches per filter."
+)
+@click.option("--no-influence", is_flag=True, help="Skip filter influence (nullification).")
+@click.option(
+    "--order",
+    type=click.Choice(["influence", "ic"]),
+    default="influence",
+    show_default=True,
+    help="Order of the overview figure and the report table.",
+)
+@click.option(
+    "--max-sequences",
+    type=int,
+    default=10000,
+    show_default=True,
+    help="Use a random sample (fixed seed) of at most this many sequences; 0 for all.",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["png", "svg", "pdf"]),
+    help="Also write logos in this format (repeatable); PNG is always written.",
+)
+@click.option(
+    "--attribution",
+    type=click.Choice(["saliency", "ism"]),
+    help="Attribution maps of the first sequences: gradient x input, or in-silico mutagenesis.",
+)
+@click.option("--target", help="Output to explain with --attribution (name or index).")
+@click.option(
+    "--attribution-sequences",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Attribution maps for this many sequences (the first records).",
+)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("-f", "--force", is_flag=True, help="Replace an existing output folder.")
+@quiet_option
+def interpret(
+    sequences,
+    model_path,
+    out,
+    threshold,
+    top_k,
+    min_sites,
+    pseudocount,
+    trim,
+    motif_db,
+    n_matches,
+    no_influence,
+    order,
+    max_sequences,
+    formats,
+    attribution,
+    target,
+    attribution_sequences,
+    batch_size,
+    device,
+    force,
+    quiet,
+):
+    """Explain a model: filter motifs, logos, JASPAR matches, influence and a report.
+
+    SEQUENCES is a FASTA file (plain, gzip or bgzip; '-' for standard input), padded or
+    cropped to the model's input length.  Writes OUT/report.html (self-contained),
+    filters.tsv, matches.tsv, filters.meme, matrices/, logos/ and overview.png.
+
+    \b
+    Examples:
+      seqcnn interpret -m seqcnn_model peaks.fa -o peaks_interpret
+      seqcnn interpret peaks.fa -o out --motif-db my_motifs.meme --format svg
+      seqcnn interpret peaks.fa -o out --attribution ism --target CTCF --force
+    """
+    from .interpret import interpret as interpret_api
+
+    _setup_logging(quiet)
+    result = interpret_api(
+        model_path,
+        sequences,
+        out,
+        threshold=threshold,
+        top_k=top_k,
+        min_sites=min_sites,
+        pseudocount=pseudocount,
+        trim=trim,
+        motif_db=motif_db,
+        n_matches=n_matches,
+        influence=not no_influence,
+        order=order,
+        max_sequences=max_sequences,
+        formats=formats,
+        attribution=attribution,
+        target=target,
+        attribution_sequences=attribution_sequences,
+        batch_size=batch_size,
+        overwrite=force,
+        progress=_progress(quiet),
+        device=device,
+    )
+    click.echo(result.summary())
 
 
 def main(argv: list[str] | None = None) -> None:

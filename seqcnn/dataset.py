@@ -6,7 +6,7 @@ A dataset folder written by :func:`encode` (``seqcnn encode``) holds
                    length, task, label names, N-encoding policy, source files and a
                    SHA-256 hash of the encoded content
 ``sequences.u8``   the bases, one ``uint8`` code per base (A=0 C=1 G=2 T=3 N=4, IUPAC
-                   codes 5..14, see :mod:`seqcnn.encode`), row-major ``(N, L)``, no header,
+                   codes 5..14, see :mod:`seqcnn.onehot`), row-major ``(N, L)``, no header,
                    so it can be memory-mapped and a data set larger than RAM still trains
 ``ids.txt``        one record id per line, in row order
 ``labels.npy``     ``float32 (N, T)`` (binary, multilabel, regression) or ``int64 (N,)``
@@ -30,7 +30,6 @@ import numpy as np
 
 from ._io import atomic_directory
 from ._version import __version__
-from .encode import _check_crop, _check_n_encoding, codes_to_one_hot, encode_sequences
 from .errors import DataError, UsageError
 from .fasta import IUPAC_CODES, _display_name, read_fasta_records
 from .labels import (
@@ -40,6 +39,7 @@ from .labels import (
     parse_header_labels,
     read_label_table,
 )
+from .onehot import _check_crop, _check_n_encoding, codes_to_one_hot, encode_sequences
 
 __all__ = ["Dataset", "encode", "load_dataset", "FORMAT", "FORMAT_VERSION"]
 
@@ -119,8 +119,9 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     path = Path(path)
     header_path = path / "dataset.json"
     if not header_path.is_file():
-        raise DataError("not a seqcnn dataset (no dataset.json); create one with seqcnn encode",
-                        path=str(path))  # fmt: skip
+        raise DataError(
+            "not a seqcnn dataset (no dataset.json); create one with seqcnn encode", path=str(path)
+        )
     try:
         header = json.loads(header_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -328,8 +329,12 @@ def _write_sequences(files, seq_path, length, crop, keep_descriptions, progress)
     seen: set[str] = set()
     hasher = hashlib.sha256()
     seq_length = length
-    bar = tqdm(desc="encoding", unit=" seqs", disable=(not progress) if progress is not None
-               else None, leave=False)  # fmt: skip
+    bar = tqdm(
+        desc="encoding",
+        unit=" seqs",
+        disable=(not progress) if progress is not None else None,
+        leave=False,
+    )
     with open(seq_path, "wb") as out, bar:
         first = 0
 

@@ -207,7 +207,7 @@ def read_fasta(
     >>> for seq_id, seq in read_fasta("peaks.fa.gz"):  # doctest: +SKIP
     ...     print(seq_id, len(seq))
     """
-    from .encode import sequence_codes
+    from .onehot import sequence_codes
 
     name = _display_name(path)
     for record_id, sequence in read_fasta_records(

@@ -244,6 +244,11 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
         return float("nan")
     dx = x - x.mean()
     dy = y - y.mean()
+    # Scale to a maximum of 1 first, so tiny (or huge) values do not under/overflow squares.
+    scale_x, scale_y = np.abs(dx).max(), np.abs(dy).max()
+    if not (scale_x > 0 and scale_y > 0):
+        return float("nan")
+    dx, dy = dx / scale_x, dy / scale_y
     denominator = np.sqrt(np.dot(dx, dx) * np.dot(dy, dy))
     if not denominator > 0:  # also catches nan
         return float("nan")

@@ -33,8 +33,8 @@ import numpy as np
 from ._io import atomic_directory, atomic_path
 from ._version import __version__
 from .dataset import Dataset, load_dataset
-from .encode import _COMPLEMENT_CODES, _TABLES, N_CODE, _check_n_encoding
 from .errors import DataError, UsageError
+from .onehot import _COMPLEMENT_CODES, _TABLES, N_CODE, _check_n_encoding
 
 __all__ = ["TrainOptions", "TrainResult", "train"]
 

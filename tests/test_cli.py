@@ -85,3 +85,11 @@ def test_every_public_name_resolves():
 
     for name in seqcnn.__all__:
         assert getattr(seqcnn, name) is not None, name
+
+
+def test_encode_is_the_function_even_after_submodules_load():
+    import seqcnn
+    import seqcnn.dataset
+    import seqcnn.onehot  # noqa: F401
+
+    assert callable(seqcnn.encode) and seqcnn.encode.__module__ == "seqcnn.dataset"

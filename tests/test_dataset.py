@@ -5,8 +5,8 @@ import pytest
 from conftest import random_sequences, write_fasta_file
 
 from seqcnn.dataset import encode, load_dataset
-from seqcnn.encode import decode, one_hot
 from seqcnn.errors import DataError, UsageError
+from seqcnn.onehot import decode, one_hot
 
 
 @pytest.fixture
@@ -50,8 +50,18 @@ def test_header_format_is_documented_fields(tmp_path, records):
     fasta = write_fasta_file(tmp_path / "x.fa", records)
     encode(fasta, tmp_path / "ds", n_encoding="uniform")
     header = json.loads((tmp_path / "ds" / "dataset.json").read_text())
-    for key in ("format", "format_version", "alphabet", "n_sequences", "length", "task",
-                "label_names", "n_encoding", "sources", "content_hash"):  # fmt: skip
+    for key in (
+        "format",
+        "format_version",
+        "alphabet",
+        "n_sequences",
+        "length",
+        "task",
+        "label_names",
+        "n_encoding",
+        "sources",
+        "content_hash",
+    ):
         assert key in header
     assert header["alphabet"] == "ACGT" and header["n_encoding"] == "uniform"
     assert header["sources"][0]["path"].endswith("x.fa")
@@ -85,11 +95,13 @@ def test_label_table_regression_and_multilabel(tmp_path, records, sep, suffix):
 def test_boolean_and_string_labels(tmp_path, records):
     fasta = write_fasta_file(tmp_path / "x.fa", records)
     table = tmp_path / "t.csv"
-    table.write_text("id,bound\n" + "".join(f"{r},{i % 2 == 0}\n" for i, (r, _) in
-                                            enumerate(records)))  # fmt: skip
+    table.write_text(
+        "id,bound\n" + "".join(f"{r},{i % 2 == 0}\n" for i, (r, _) in enumerate(records))
+    )
     assert encode(fasta, tmp_path / "b", labels=table).task == "binary"
-    table.write_text("id,cell\n" + "".join(f"{r},{'KHM'[i % 3]}\n" for i, (r, _) in
-                                           enumerate(records)))  # fmt: skip
+    table.write_text(
+        "id,cell\n" + "".join(f"{r},{'KHM'[i % 3]}\n" for i, (r, _) in enumerate(records))
+    )
     ds = encode(fasta, tmp_path / "m", labels=table)
     assert ds.task == "multiclass" and ds.label_names == ["H", "K", "M"]
     assert ds.labels.tolist() == [1, 0, 2, 1, 0, 2]

@@ -284,7 +284,7 @@ def test_ddp_two_cpu_processes(tiny_binary, tmp_path):
 
 
 def test_augmentation_is_reverse_complement_and_n_filled_shift(tiny_binary):
-    from seqcnn.encode import codes_to_one_hot, codes_to_strings, reverse_complement_codes
+    from seqcnn.onehot import codes_to_one_hot, codes_to_strings, reverse_complement_codes
     from seqcnn.train import _Batches
 
     rows = np.arange(40)

@@ -5,7 +5,9 @@ from conftest import random_sequences
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqcnn.encode import (
+from seqcnn.errors import DataError, UsageError
+from seqcnn.fasta import reverse_complement
+from seqcnn.onehot import (
     codes_to_one_hot,
     decode,
     encode_sequences,
@@ -13,8 +15,6 @@ from seqcnn.encode import (
     rc,
     reverse_complement_codes,
 )
-from seqcnn.errors import DataError, UsageError
-from seqcnn.fasta import reverse_complement
 
 dna = st.text(alphabet="ACGT", min_size=1, max_size=60)
 
@@ -76,7 +76,7 @@ def test_rc_torch_tensor():
 def test_reverse_complement_codes_handles_ambiguity():
     codes = encode_sequences(["ARKN"])
     assert decode(codes_to_one_hot(reverse_complement_codes(codes), "zeros")) == ["NNNT"]
-    from seqcnn.encode import codes_to_strings
+    from seqcnn.onehot import codes_to_strings
 
     assert codes_to_strings(reverse_complement_codes(codes)) == ["NMYT"]
 
