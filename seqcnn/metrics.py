@@ -240,7 +240,7 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     x = _as_1d(x, "values")
     y = _as_1d(y, "values")
     _check_pair(x, y)
-    if len(x) < 2:
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:  # constant: the mean can round off
         return float("nan")
     dx = x - x.mean()
     dy = y - y.mean()
