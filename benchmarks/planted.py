@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--out", default="bench-out/planted")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--model", help="evaluate this bundle (trained with the same seed) instead of training"
+    )
     args = parser.parse_args()
 
     import torch
@@ -63,24 +66,29 @@ def main() -> None:
         overwrite=True,
     )
     started = time.perf_counter()
-    result = seqcnn.train(
-        dataset,
-        out / "model",
-        overwrite=True,
-        epochs=args.epochs,
-        test_fraction=0.2,
-        seed=args.seed,
-        rc_augment=True,
-    )
+    if args.model:
+        model = seqcnn.load_model(args.model)
+        epochs = model.config["training"]["epochs_run"]
+    else:
+        result = seqcnn.train(
+            dataset,
+            out / "model",
+            overwrite=True,
+            epochs=args.epochs,
+            test_fraction=0.2,
+            seed=args.seed,
+            rc_augment=True,
+        )
+        model, epochs = result.model, len(result.history)
     minutes = (time.perf_counter() - started) / 60
     rows = split_indices(dataset.ids, valid_fraction=0.1, test_fraction=0.2, seed=args.seed)
     test = rows["test"]
     x = dataset.one_hot(test)
     with torch.inference_mode():
-        logits = result.model.network(torch.from_numpy(x)).numpy()
+        logits = model.network(torch.from_numpy(x)).numpy()
     motifs = read_planted_motifs()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
-    print(f"training: {len(result.history)} epochs in {minutes:.1f} min; test rows {len(test)}\n")
+    print(f"training: {epochs} epochs in {minutes:.1f} min; test rows {len(test)}\n")
     print("| motif | model AUROC | oracle AUROC | model AUPRC | oracle AUPRC |")
     print("|---|---|---|---|---|")
     values = []
