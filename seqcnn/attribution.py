@@ -20,7 +20,6 @@ strongly predicted sequences.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqcnn.errors import DataError, ModelError, UsageError
+
+from ._io import atomic_path
 
 if TYPE_CHECKING:
     import torch
@@ -298,23 +299,15 @@ def save_attributions(
     if len(ids_array) != len(x):
         raise DataError(f"{len(ids_array)} ids given for {len(x)} sequences")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            np.savez_compressed(
-                handle,
-                ids=ids_array,
-                one_hot=x,
-                scores=scores,
-                method=np.asarray(str(method)),
-                target=np.asarray(str(target)),
-            )
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            ids=ids_array,
+            one_hot=x,
+            scores=scores,
+            method=np.asarray(str(method)),
+            target=np.asarray(str(target)),
+        )
     return path
 
 

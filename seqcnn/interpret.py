@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._io import _umask, atomic_directory
+from ._io import atomic_directory
 from .errors import DataError, ModelError, UsageError
 
 if TYPE_CHECKING:
@@ -701,7 +701,6 @@ def _attribution_scores(
         method,
         _target_name(info, target),
     )
-    os.chmod(npz, 0o666 & ~_umask())  # written as a private temporary file (mode 0600)
     return scores, npz
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seqcnn._io import atomic_path
 from seqcnn.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -502,15 +502,9 @@ def _format_meme(motifs: dict[str, np.ndarray]) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """Write ``text`` to ``path`` atomically (see :func:`seqcnn._io.atomic_path`)."""
     try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8", newline="\n")
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise DataError(f"cannot write: {err.strerror or err}", path=str(path)) from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
