@@ -16,7 +16,7 @@ DEMO   ?= demo
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,parquet]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,parquet,workflow,notebook]'
 	touch $(STAMP)
 
 install: $(STAMP)
