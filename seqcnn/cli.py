@@ -101,6 +101,21 @@ def cli(debug: bool) -> None:
     show_default=True,
     help="How N and IUPAC ambiguity codes become one-hot values.",
 )
+@click.option(
+    "--shuffled-negatives",
+    is_flag=True,
+    help="All records are positives; add dinucleotide-shuffled copies as negatives (binary).",
+)
+@click.option(
+    "--shuffle-copies",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Shuffled negatives per positive.",
+)
+@click.option(
+    "--shuffle-seed", type=int, default=0, show_default=True, help="Seed of the shuffles."
+)
 @click.option("-f", "--force", is_flag=True, help="Replace an existing output folder.")
 @quiet_option
 def encode(
@@ -116,6 +131,9 @@ def encode(
     length,
     crop,
     n_encoding,
+    shuffled_negatives,
+    shuffle_copies,
+    shuffle_seed,
     force,
     quiet,
 ):
@@ -129,6 +147,7 @@ def encode(
       seqcnn encode pos.fa.gz neg.fa.gz --class-per-file -o peaks.ds
       seqcnn encode seqs.fa --labels labels.tsv -o data.ds
       seqcnn encode seqs.fa --header-labels --task regression --length 500 -o data.ds
+      seqcnn encode chip_peaks.fa.gz --shuffled-negatives -o peaks.ds
     """
     from .dataset import encode as encode_api
 
@@ -145,6 +164,8 @@ def encode(
         length=length,
         crop=crop,
         n_encoding=n_encoding,
+        shuffled_negatives=shuffle_copies if shuffled_negatives else 0,
+        shuffle_seed=shuffle_seed,
         overwrite=force,
         progress=_progress(quiet),
     )

@@ -64,6 +64,14 @@ class Dataset:
         Record ids in row order.
     labels
         Label array (see module docs) or ``None``.
+
+    Examples
+    --------
+    >>> ds = load_dataset("peaks.ds")  # doctest: +SKIP
+    >>> ds.task, ds.label_names, len(ds), ds.length  # doctest: +SKIP
+    ('binary', ['pos'], 20000, 500)
+    >>> ds.one_hot(slice(0, 32)).shape, ds.labels[:32].shape  # doctest: +SKIP
+    ((32, 4, 500), (32, 1))
     """
 
     path: Path
@@ -115,6 +123,12 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     DataError
         Not a seqcnn dataset, an unsupported format version, or files that disagree
         with the header.
+
+    Examples
+    --------
+    >>> ds = load_dataset("peaks.ds")  # doctest: +SKIP
+    >>> ds  # doctest: +SKIP
+    Dataset('peaks.ds', n=20000, length=500, task=binary, labels=['pos'])
     """
     path = Path(path)
     header_path = path / "dataset.json"
@@ -176,6 +190,8 @@ def encode(
     length: int | None = None,
     crop: str = "center",
     n_encoding: str = "zeros",
+    shuffled_negatives: int = 0,
+    shuffle_seed: int = 0,
     overwrite: bool = False,
     progress: bool | None = False,
 ) -> Dataset:
@@ -207,6 +223,13 @@ def encode(
         ``left`` or ``right`` part; without ``length`` all sequences must share one.
     n_encoding
         The N/ambiguity encoding recorded as the dataset's default for training.
+    shuffled_negatives
+        Treat every record as a positive and add this many dinucleotide-shuffled copies of
+        it as negatives (:func:`seqcnn.shuffle.dinucleotide_shuffle`), making a ``binary``
+        task named after the first file.  Negatives keep the id with ``_shuf`` (``_shuf2``,
+        ...) appended, so a split by chromosome keeps them with their positive.
+    shuffle_seed
+        Seed of the shuffles.
     overwrite
         Replace an existing dataset folder.
     progress
@@ -222,6 +245,9 @@ def encode(
     >>> ds = encode(["pos.fa", "neg.fa"], "peaks.ds", class_per_file=True)  # doctest: +SKIP
     >>> ds.task, ds.label_names  # doctest: +SKIP
     ('binary', ['pos'])
+    >>> ds = encode("peaks.fa.gz", "peaks.ds", shuffled_negatives=1)  # doctest: +SKIP
+    >>> ds.ids[-1]  # doctest: +SKIP
+    'chr9:1000-1100_shuf'
     """
     files = [fasta] if isinstance(fasta, str | os.PathLike) else list(fasta)
     files = [str(f) for f in files]
@@ -232,9 +258,20 @@ def encode(
     _check_n_encoding(n_encoding)
     if length is not None and length < 1:
         raise UsageError(f"--length must be a positive number of bases, got {length}")
-    n_sources = sum(bool(x) for x in (labels is not None, class_per_file, header_labels))
+    if isinstance(shuffled_negatives, bool) or not isinstance(shuffled_negatives, int):
+        raise UsageError(f"shuffled_negatives must be a count, got {shuffled_negatives!r}")
+    if shuffled_negatives < 0:
+        raise UsageError(f"shuffled_negatives must be >= 0, got {shuffled_negatives}")
+    n_sources = sum(
+        bool(x) for x in (labels is not None, class_per_file, header_labels, shuffled_negatives)
+    )
     if n_sources > 1:
-        raise UsageError("give labels one way: --labels, --class-per-file or --header-labels")
+        raise UsageError(
+            "give labels one way: --labels, --class-per-file, --header-labels or "
+            "--shuffled-negatives"
+        )
+    if shuffled_negatives and task not in (None, "binary"):
+        raise UsageError(f"--shuffled-negatives makes a binary task, not '{task}'")
     if classes is not None and not class_per_file:
         raise UsageError("--classes goes with --class-per-file")
     if class_per_file:
@@ -249,9 +286,18 @@ def encode(
         raise UsageError("standard input ('-') can be read only once")
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
+        sources = [
+            (_display_name(f), read_fasta_records(f, check_duplicates=False, with_description=True))
+            for f in files
+        ]
+        if shuffled_negatives:
+            sources = _with_shuffled_negatives(
+                sources, tmp / "negatives.fa", shuffled_negatives, shuffle_seed
+            )
         ids, file_index, descriptions, hasher, seq_length = _write_sequences(
-            files, tmp / "sequences.u8", length, crop, header_labels, progress
+            sources, tmp / "sequences.u8", length, crop, header_labels, progress
         )
+        (tmp / "negatives.fa").unlink(missing_ok=True)
         n = len(ids)
         header = {
             "format": FORMAT,
@@ -262,6 +308,11 @@ def encode(
             "length": seq_length,
             "crop": crop if length is not None else None,
             "n_encoding": n_encoding,
+            "shuffled_negatives": (
+                {"copies": shuffled_negatives, "seed": shuffle_seed, "k": 2}
+                if shuffled_negatives
+                else None
+            ),
             "task": None,
             "label_names": [],
             "sources": [_source_info(f) for f in files],
@@ -296,6 +347,10 @@ def encode(
                 label_array, names = index, list(classes)
             else:
                 raise UsageError(f"--class-per-file makes classes; task '{task}' does not fit")
+        elif shuffled_negatives:
+            is_positive = np.asarray(file_index, dtype=np.int64) < len(files)
+            label_array, task = is_positive.astype(np.float32)[:, None], "binary"
+            names = [class_name_from_path(files[0])]
         elif header_labels:
             label_array, task, names = _labels_from_headers(
                 ids, descriptions, label_columns, task, files
@@ -314,8 +369,38 @@ def encode(
     return load_dataset(out)
 
 
-def _write_sequences(files, seq_path, length, crop, keep_descriptions, progress):
-    """Stream records from ``files`` into ``seq_path``; return ids and bookkeeping.
+def _with_shuffled_negatives(sources, negatives_path, copies, seed):
+    """Pass the positive records through, spooling shuffled copies to a temporary FASTA.
+
+    The negatives are written to disk while the positives stream by, so memory stays
+    bounded, and read back as one more source after the positives.
+    """
+    from .shuffle import dinucleotide_shuffle
+
+    rng = np.random.default_rng(seed)
+    suffixes = ["_shuf"] + [f"_shuf{i}" for i in range(2, copies + 1)]
+
+    def tee(records, handle):
+        for record_id, description, sequence in records:
+            for suffix in suffixes:
+                handle.write(f">{record_id}{suffix}\n{dinucleotide_shuffle(sequence, rng)}\n")
+            yield record_id, description, sequence
+
+    def positives_then_negatives():
+        with open(negatives_path, "w", encoding="latin-1") as handle:
+            for name, records in sources:
+                yield name, tee(records, handle)
+        names = ", ".join(name for name, _ in sources)
+        yield (
+            f"shuffled copies of {names}",
+            read_fasta_records(negatives_path, check_duplicates=False, with_description=True),
+        )
+
+    return positives_then_negatives()
+
+
+def _write_sequences(sources, seq_path, length, crop, keep_descriptions, progress):
+    """Stream ``(name, records)`` sources into ``seq_path``; return ids and bookkeeping.
 
     The per-record work is kept to a few list appends: lengths, letters and duplicate ids
     are checked per batch with vectorised code, which is what keeps encoding close to the
@@ -362,11 +447,9 @@ def _write_sequences(files, seq_path, length, crop, keep_descriptions, progress)
             batch.clear()
             first = len(ids)
 
-        for k, path in enumerate(files):
-            name = _display_name(path)
+        for k, (name, records) in enumerate(sources):
             batch: list[str] = []
             batch_bases = 0
-            records = read_fasta_records(path, check_duplicates=False, with_description=True)
             for record_id, description, sequence in records:
                 ids.append(record_id)
                 batch.append(sequence)

@@ -93,3 +93,19 @@ def test_encode_is_the_function_even_after_submodules_load():
     import seqcnn.onehot  # noqa: F401
 
     assert callable(seqcnn.encode) and seqcnn.encode.__module__ == "seqcnn.dataset"
+
+
+def test_encode_shuffled_negatives_cli_equals_api(tmp_path, records):
+    from seqcnn.dataset import encode
+
+    fasta = write_fasta_file(tmp_path / "peaks.fa", records)
+    result = run_seqcnn(
+        "encode", fasta, "--shuffled-negatives", "--shuffle-copies", "2", "--shuffle-seed", "5",
+        "-o", tmp_path / "cli.ds", "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "task binary (peaks)" in result.stderr
+    api = encode(fasta, tmp_path / "api.ds", shuffled_negatives=2, shuffle_seed=5)
+    cli = load_dataset(tmp_path / "cli.ds")
+    assert cli.content_hash == api.content_hash
+    assert len(cli) == 3 * len(records)

@@ -173,3 +173,56 @@ def test_load_rejects_incomplete(tmp_path, records):
     (ds.path / "sequences.u8").write_bytes(b"\0" * 10)
     with pytest.raises(DataError, match="incomplete"):
         load_dataset(ds.path)
+
+
+def dinucleotides(seq: str) -> list[str]:
+    return sorted(seq[i : i + 2] for i in range(len(seq) - 1))
+
+
+def test_shuffled_negatives(tmp_path):
+    records = [
+        (f"chr{i % 3 + 1}:{100 * i}-{100 * i + 60}", s)
+        for i, s in enumerate(random_sequences(7, 60, 4))
+    ]
+    # soft-masked and split over lines, as real peak files are
+    records[0] = (records[0][0], records[0][1][:20].lower() + records[0][1][20:])
+    fasta = write_fasta_file(tmp_path / "peaks.fa.gz", records, width=25, compress="gzip")
+    ds = encode(fasta, tmp_path / "ds", shuffled_negatives=2, shuffle_seed=3)
+    assert ds.task == "binary" and ds.label_names == ["peaks"]
+    assert len(ds) == 21
+    assert ds.labels[:, 0].tolist() == [1.0] * 7 + [0.0] * 14
+    ids = [rid for rid, _ in records]
+    assert ds.ids[:7] == ids
+    assert ds.ids[7:] == [f"{rid}{suffix}" for rid in ids for suffix in ("_shuf", "_shuf2")]
+    seqs = [decode(ds.one_hot([i]))[0] for i in range(len(ds))]
+    for i, (_, original) in enumerate(records):
+        original = original.upper()
+        assert seqs[i] == original
+        for copy in seqs[7 + 2 * i : 9 + 2 * i]:
+            assert copy != original
+            assert dinucleotides(copy) == dinucleotides(original)
+            assert copy[0] == original[0] and copy[-1] == original[-1]
+    assert ds.header["shuffled_negatives"] == {"copies": 2, "seed": 3, "k": 2}
+    assert sorted(p.name for p in ds.path.iterdir()) == [
+        "dataset.json",
+        "ids.txt",
+        "labels.npy",
+        "sequences.u8",
+    ]
+    # same seed, same negatives; another seed, other negatives
+    again = encode(fasta, tmp_path / "again", shuffled_negatives=2, shuffle_seed=3)
+    other = encode(fasta, tmp_path / "other", shuffled_negatives=2, shuffle_seed=4)
+    assert again.content_hash == ds.content_hash != other.content_hash
+
+
+def test_shuffled_negatives_errors(tmp_path, pos_neg):
+    with pytest.raises(UsageError, match="one way"):
+        encode(pos_neg, tmp_path / "ds", class_per_file=True, shuffled_negatives=1)
+    with pytest.raises(UsageError, match="binary task"):
+        encode(pos_neg[0], tmp_path / "ds", shuffled_negatives=1, task="regression")
+    with pytest.raises(UsageError, match="count"):
+        encode(pos_neg[0], tmp_path / "ds", shuffled_negatives=True)
+    bad = write_fasta_file(tmp_path / "bad.fa", [("a", "ACGTACGT"), ("b", "ACGTEFACGT")])
+    with pytest.raises(DataError, match="bad.fa.*record 'b'"):
+        encode(bad, tmp_path / "ds", shuffled_negatives=1)
+    assert not (tmp_path / "ds").exists()
