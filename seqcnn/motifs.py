@@ -634,12 +634,15 @@ def write_pfm_tsv(motif: FilterMotif, path: str | os.PathLike) -> tuple[Path, Pa
 
 
 def jaspar_motifs(
-    collection: str = "CORE", tax_group: str | None = "vertebrates", release: str | None = None
+    collection: str = "CORE",
+    tax_group: str | None = "vertebrates",
+    release: str | None = None,
+    all_versions: bool = False,
 ) -> dict[str, np.ndarray]:
     """Known motifs from the JASPAR database shipped with pyjaspar (no network).
 
-    Only the latest version of each matrix (JASPAR's non-redundant set).  Loading takes a
-    couple of seconds, so the result is cached per arguments.
+    By default only the latest version of each matrix (JASPAR's non-redundant set).
+    Loading takes a couple of seconds, so the result is cached per arguments.
 
     Parameters
     ----------
@@ -649,6 +652,9 @@ def jaspar_motifs(
         e.g. ``"vertebrates"``, ``"insects"``, ``"plants"``; ``None`` for all.
     release
         e.g. ``"JASPAR2024"``; the newest release pyjaspar ships by default.
+    all_versions
+        Also the older versions of each matrix (``MA0477.1`` next to ``MA0477.3``), e.g.
+        to recognise motifs taken from an older release.
 
     Returns
     -------
@@ -660,12 +666,12 @@ def jaspar_motifs(
     >>> jaspar_motifs()["MA0139.2 CTCF"].shape     # doctest: +SKIP
     (19, 4)
     """
-    return dict(_jaspar_motifs(collection, tax_group, release))
+    return dict(_jaspar_motifs(collection, tax_group, release, bool(all_versions)))
 
 
 @functools.lru_cache(maxsize=8)
 def _jaspar_motifs(
-    collection: str, tax_group: str | None, release: str | None
+    collection: str, tax_group: str | None, release: str | None, all_versions: bool
 ) -> dict[str, np.ndarray]:
     import pyjaspar
 
@@ -681,7 +687,9 @@ def _jaspar_motifs(
         raise UsageError(f"the {release} database is missing from pyjaspar ({error})") from None
     db = pyjaspar.jaspardb(release=release)
     try:
-        records = db.fetch_motifs(collection=collection, tax_group=tax_group, all_versions=False)
+        records = db.fetch_motifs(
+            collection=collection, tax_group=tax_group, all_versions=all_versions
+        )
     finally:
         db.conn.close()
     motifs = {}

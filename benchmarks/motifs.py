@@ -1,0 +1,202 @@
+"""Benchmark: do the learned filters recover the planted motifs? (Koo & Eddy 2019 recipe)
+
+Trains networks on the planted-motif demo set (``data/``: 30,000 x 200 bp, 12 JASPAR motifs,
+seeded 70/10/20 split, the settings of ``make demo``), turns every first-layer filter into a
+PWM (:func:`seqcnn.filter_pwms`, activation > 0.5 x max, all 30,000 sequences) and matches
+the PWMs with Tomtom (:func:`seqcnn.match_motifs`, Pearson, q < 0.05) against JASPAR CORE
+vertebrates.  Two numbers per model:
+
+* **planted motifs found**: planted motifs that are the best JASPAR match of at least one
+  filter, counting the planted matrix or any other JASPAR matrix of the same TF (a dimer
+  such as ``FOSL1::JUN`` counts for FOSL1).  Reported against JASPAR's latest versions (the
+  default database of ``seqcnn interpret``) and against all versions, because eight of the
+  twelve planted matrices are older versions (``MA0477.1 FOSL1``) that the latest release
+  has replaced by different matrices.
+* **filters matching a planted motif**: of the filters with >= 10 sites, the fraction whose
+  best JASPAR match (all versions) is a planted TF, Koo & Eddy's measure.  They report 30/30
+  for CNN-25 and 0/30 for CNN-2.
+
+Variants (``--variants``): ``default`` (seqcnn's cnn: 64 filters, exp activation, pool 25),
+``relu`` (the same with relu), and Koo & Eddy's ``cnn25`` (30 filters, relu, pool 25, then
+pool 4) and ``cnn2`` (30 filters, relu, pool 2, then pool 50).
+
+Usage::
+
+    python benchmarks/motifs.py [--variants default,relu,cnn25,cnn2] [--out bench-out/motifs]
+    python benchmarks/motifs.py --model demo/seqcnn_model      # evaluate a trained bundle
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Model options per variant, on top of seqcnn's defaults for ``cnn``.
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "relu": {"first_activation": "relu"},
+    "cnn25": {"first_filters": 30, "first_activation": "relu", "first_pool": 25, "conv_pool": 4},
+    "cnn2": {"first_filters": 30, "first_activation": "relu", "first_pool": 2, "conv_pool": 50},
+}
+
+#: Koo & Eddy (2019), filters matching ground-truth motifs out of 30.
+PUBLISHED = {"cnn25": "30/30", "cnn2": "0/30"}
+
+
+def planted_tfs() -> dict[str, str]:
+    """Planted JASPAR id -> TF name, from the demo set's motif file."""
+    from seqcnn.motifs import read_meme
+
+    names = read_meme(ROOT / "data" / "planted_motifs.meme")
+    return dict(name.split(" ", 1) for name in names)
+
+
+def tf_names(match_name: str) -> set[str]:
+    """Upper-case TF names of a JASPAR matrix name (``FOSL1::JUN`` -> FOSL1, JUN)."""
+    return {part.strip().upper() for part in match_name.split("::")}
+
+
+def planted_dataset(out: Path):
+    import seqcnn
+
+    return seqcnn.encode(
+        ROOT / "data" / "planted.fa.gz",
+        out / "planted.ds",
+        labels=ROOT / "data" / "planted_labels.tsv.gz",
+        overwrite=True,
+    )
+
+
+def train_planted(dataset, out: Path, model_options: dict, architecture: str = "cnn", seed=0):
+    """Train like ``make demo`` does; return the training result."""
+    import seqcnn
+
+    return seqcnn.train(
+        dataset,
+        out,
+        overwrite=True,
+        architecture=architecture,
+        model_options=model_options,
+        test_fraction=0.2,
+        rc_augment=True,
+        seed=seed,
+    )
+
+
+def motif_recovery(model, dataset) -> dict:
+    """Filters -> PWMs -> JASPAR matches, scored against the planted motifs.
+
+    Returns a dict with ``n_filters``, ``n_exported`` (>= 10 sites), ``n_planted_filters``
+    (exported filters whose best all-versions JASPAR match is a planted TF), and for
+    ``latest`` and ``all`` JASPAR versions the planted TFs found and missed and the best
+    match of each filter.
+    """
+    import seqcnn
+
+    planted = planted_tfs()
+    wanted = {name.upper(): matrix_id for matrix_id, name in planted.items()}
+    motifs = seqcnn.filter_pwms(model, dataset.one_hot())
+    exported = [m for m in motifs if m.exported]
+    result = {"n_filters": len(motifs), "n_exported": len(exported)}
+    for versions in ("latest", "all"):
+        database = seqcnn.jaspar_motifs(all_versions=versions == "all")
+        matches = seqcnn.match_motifs(motifs, database, n_matches=1, q_threshold=0.05)
+        best = {row.filter: (row.match_id, row.match_name) for row in matches.itertuples()}
+        found: dict[str, list[str]] = {}
+        for filter_name, (match_id, match_name) in best.items():
+            for tf in tf_names(match_name) & set(wanted):
+                found.setdefault(tf, []).append(filter_name)
+            if match_id in planted:
+                found.setdefault(planted[match_id].upper(), []).append(filter_name)
+        result[versions] = {
+            "best": best,
+            "found": {tf: sorted(set(f)) for tf, f in found.items()},
+            "missed": sorted(set(wanted) - set(found)),
+        }
+    best_all = result["all"]["best"]
+    result["n_planted_filters"] = sum(
+        bool(tf_names(best_all[m.name][1]) & set(wanted)) for m in exported if m.name in best_all
+    )
+    result["n_matched_filters"] = sum(m.name in best_all for m in exported)
+    return result
+
+
+def describe_recovery(name: str, recovery: dict) -> str:
+    lines = [f"{name}:"]
+    for versions in ("latest", "all"):
+        r = recovery[versions]
+        lines.append(
+            f"  JASPAR {versions:6s} planted motifs found {12 - len(r['missed'])}/12"
+            + (f"  missed: {', '.join(r['missed'])}" if r["missed"] else "")
+        )
+    lines.append(
+        f"  filters: {recovery['n_filters']}, >=10 sites {recovery['n_exported']}, "
+        f"any JASPAR match {recovery['n_matched_filters']}, planted TF "
+        f"{recovery['n_planted_filters']} "
+        f"({recovery['n_planted_filters'] / max(recovery['n_exported'], 1):.0%})"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--variants", default="default,relu,cnn25,cnn2")
+    parser.add_argument("--model", help="evaluate this bundle instead of training variants")
+    parser.add_argument("--out", default="bench-out/motifs")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import seqcnn
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = planted_dataset(out)
+    rows = []
+    if args.model:
+        todo = [("given", None)]
+    else:
+        todo = [(v, VARIANTS[v]) for v in args.variants.split(",")]
+    for name, options in todo:
+        started = time.perf_counter()
+        if options is None:
+            model, metrics = seqcnn.load_model(args.model), {}
+        else:
+            result = train_planted(dataset, out / name, options, seed=args.seed)
+            model, metrics = result.model, result.metrics.get("test", {})
+        train_seconds = time.perf_counter() - started
+        recovery = motif_recovery(model, dataset)
+        print(describe_recovery(name, recovery), flush=True)
+        rows.append((name, metrics, recovery, train_seconds))
+
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, torch threads "
+        f"{__import__('torch').get_num_threads()}"
+    )
+    header = (
+        "| model | test AUROC | test AUPRC | planted found (latest JASPAR) | planted found "
+        "(all versions) | filters >= 10 sites | matching a planted TF | published | "
+        "train min |"
+    )
+    print(header)
+    print("|" + "---|" * 9)
+    for name, metrics, r, seconds in rows:
+        share = r["n_planted_filters"] / max(r["n_exported"], 1)
+        print(
+            f"| {name} | {metrics.get('auroc', float('nan')):.4f} | "
+            f"{metrics.get('auprc', float('nan')):.4f} | {12 - len(r['latest']['missed'])}/12 | "
+            f"{12 - len(r['all']['missed'])}/12 | {r['n_exported']}/{r['n_filters']} | "
+            f"{r['n_planted_filters']}/{r['n_exported']} ({share:.0%}) | "
+            f"{PUBLISHED.get(name, '')} | {seconds / 60:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
