@@ -11,7 +11,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo workflow test lint format bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ install: $(STAMP)
 ## demo: run the whole pipeline on the bundled planted-motif demo data
 demo: $(STAMP)
 	bash scripts/demo.sh $(DEMO)
+
+## workflow: the same pipeline as a Snakemake workflow (workflows/), into demo/workflow
+workflow: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake -s workflows/Snakefile --cores 2 \
+		--configfile workflows/config.yaml
 
 ## test: run the test suite
 test: $(STAMP)

@@ -42,6 +42,7 @@ def cli(debug: bool) -> None:
       seqcnn predict   FASTA -> table of predictions
       seqcnn interpret FASTA -> filter motifs, logos, JASPAR matches, report
       seqcnn describe / simulate: inspect a model; write the planted-motif demo data
+      seqcnn split / gather: scatter a FASTA into shards, join their prediction tables
     \b
     Examples:
       seqcnn encode pos.fa neg.fa --class-per-file -o peaks.ds
@@ -659,6 +660,93 @@ def predict(
     )
     if out not in (None, "-") and not quiet:
         click.echo(f"wrote {out}: {rows} {'windows' if per_window else 'records'}", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("fasta", type=click.Path())
+@click.option(
+    "-n",
+    "--shards",
+    "n_shards",
+    required=True,
+    type=click.IntRange(min=1),
+    help="Number of shards (more than records: the last ones are empty files).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to write the shards into (created if missing).",
+)
+@click.option(
+    "--pattern",
+    default="shard_{index}.fa",
+    show_default=True,
+    help="Shard file name; {index} is the shard number (000, 001, ...); .gz compresses.",
+)
+@click.option(
+    "--multiple-of",
+    "multiple",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Shards hold whole multiples of this many records (predict's --batch-size), so "
+    "gathered predictions equal one run bit for bit; 1 balances to one record.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
+def split(fasta, n_shards, out_dir, pattern, multiple, quiet):
+    """Split a FASTA file into shards of consecutive records, to predict them in parallel.
+
+    Shard k holds the next records in input order, as many as possible in whole multiples
+    of --multiple-of records (the batch size of 'seqcnn predict').  Records are copied
+    unchanged; the file is streamed twice, never loaded whole.  Gather the shards'
+    predictions with 'seqcnn gather' (workflows/Snakefile does both).
+
+    \b
+    Examples:
+      seqcnn split windows.fa.gz -n 20 -o shards
+      seqcnn predict shards/shard_000.fa -o tables/shard_000.tsv   # one job per shard
+      seqcnn split windows.fa.gz -n 200 -o shards --pattern 'part_{index}.fa.gz'
+    """
+    from .shard import split_fasta
+
+    shards = split_fasta(fasta, n_shards, out_dir, pattern=pattern, multiple=multiple)
+    if not quiet:
+        sizes = sorted({shard.records for shard in shards})
+        shown = " or ".join(map(str, sizes))
+        click.echo(f"wrote {len(shards)} shards of {shown} records to {out_dir}", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("tables", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(allow_dash=True),
+    help="Output file, written atomically; format from the extension as for predict "
+    "[default: TSV on stdout].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
+def gather(tables, out, quiet):
+    """Concatenate prediction tables in the order given, with one header.
+
+    TABLES are tables from 'seqcnn predict' with the same columns (.tsv, .csv, .gz,
+    .parquet; formats may be mixed).  Gathering the tables of 'seqcnn split' shards, in shard
+    order, gives the table of the whole file.
+
+    \b
+    Examples:
+      seqcnn gather tables/shard_000.tsv tables/shard_001.tsv -o predictions.tsv
+      seqcnn gather tables/shard_*.parquet -o predictions.parquet   # names sort in order
+    """
+    from .shard import gather_tables
+
+    rows = gather_tables(list(tables), out)
+    if out not in (None, "-") and not quiet:
+        click.echo(f"wrote {out}: {rows} rows from {len(tables)} tables", err=True)
 
 
 @cli.command(context_settings=CONTEXT)

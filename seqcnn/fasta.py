@@ -32,6 +32,7 @@ __all__ = [
     "read_fasta_records",
     "reverse_complement",
     "write_fasta",
+    "open_binary",
     "open_text",
 ]
 
@@ -51,8 +52,8 @@ def _display_name(path: PathLike) -> str:
 
 
 @contextmanager
-def open_text(path: PathLike):
-    """Open a possibly compressed text file (or ``-`` for standard input) for reading.
+def open_binary(path: PathLike):
+    """Open a possibly compressed file (or ``-`` for standard input) for reading bytes.
 
     Compression is detected from the gzip magic bytes, so ``.gz`` files, bgzip files
     (a series of gzip members) and compressed standard input all work whatever the name.
@@ -64,8 +65,8 @@ def open_text(path: PathLike):
 
     Yields
     ------
-    io.TextIOBase
-        A text handle; undecodable bytes are replaced, so they surface as invalid letters.
+    io.BufferedIOBase
+        A binary handle on the decompressed content.
     """
     name = _display_name(path)
     if str(path) == "-":
@@ -85,14 +86,27 @@ def open_text(path: PathLike):
         buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
         magic = buffered.peek(2)[:2]
         if magic == b"\x1f\x8b":
-            binary = gzip.GzipFile(fileobj=buffered, mode="rb")
+            yield gzip.GzipFile(fileobj=buffered, mode="rb")
         else:
-            binary = buffered
-        text = io.TextIOWrapper(binary, encoding="latin-1", newline=None)
-        yield text
+            yield buffered
     finally:
         if close_raw:
             raw.close()
+
+
+@contextmanager
+def open_text(path: PathLike):
+    """Open a possibly compressed text file (or ``-`` for standard input) for reading.
+
+    As :func:`open_binary`, decoded as Latin-1 with universal newlines.
+
+    Yields
+    ------
+    io.TextIOBase
+        A text handle; undecodable bytes are replaced, so they surface as invalid letters.
+    """
+    with open_binary(path) as binary:
+        yield io.TextIOWrapper(binary, encoding="latin-1", newline=None)
 
 
 def read_fasta_records(
@@ -239,6 +253,10 @@ def write_fasta(records, path: PathLike, line_width: int | None = None) -> None:
         Output path; the file appears only once it is complete.
     line_width
         Wrap sequences at this width; ``None`` writes one line per sequence.
+
+    Examples
+    --------
+    >>> write_fasta([("seq1", "ACGTACGT"), ("seq2", "GGCCAATT")], "two.fa.gz")  # doctest: +SKIP
     """
     from ._io import atomic_path
 

@@ -316,8 +316,8 @@ def _blocks(
 def _stream(spec, chunks, total, name, device, progress, *, batch_size, rc_average, logits,
             per_window, stride, aggregate) -> Iterator[_Block]:  # fmt: skip
     import torch
-    from tqdm.auto import tqdm
 
+    from ._progress import progress_bar
     from .bundle import apply_transform
 
     network = spec.network.eval().to(device)
@@ -355,9 +355,8 @@ def _stream(spec, chunks, total, name, device, progress, *, batch_size, rc_avera
             )
         return values
 
-    disable = (not progress) if progress is not None else None
     all_n, first_all_n = 0, None
-    with tqdm(total=total, desc="predicting", unit=" seqs", disable=disable, leave=False) as bar:
+    with progress_bar(progress, total=total, desc="predicting", unit=" seqs") as bar:
         for chunk in chunks:
             if chunk.rows is not None:  # one window per record
                 values = [forward(chunk.rows(a, a + batch_size))
@@ -441,15 +440,15 @@ def _window_block(chunk: _Chunk, pending, length: int) -> _Block:
 # ------------------------------------------------------------------------------ public API
 
 
-def _frame(block: _Block, spec: _Spec, per_window: bool):
+def _frame(block: _Block, names: list[str], per_window: bool):
     import pandas as pd
 
     columns: dict[str, Any] = {"id": block.ids}
     if per_window:
         columns["start"] = np.asarray(block.start, dtype=np.int64)
         columns["end"] = np.asarray(block.end, dtype=np.int64)
-    values = np.asarray(block.values, dtype=np.float32).reshape(-1, len(spec.names))
-    for j, column in enumerate(spec.names):
+    values = np.asarray(block.values, dtype=np.float32).reshape(-1, len(names))
+    for j, column in enumerate(names):
         columns[column] = values[:, j]
     return pd.DataFrame(columns)
 
@@ -536,7 +535,7 @@ def predict(
         np.concatenate([b.start for b in blocks]) if per_window and blocks else np.zeros(0),
         np.concatenate([b.end for b in blocks]) if per_window and blocks else np.zeros(0),
     )
-    frame = _frame(whole, spec, per_window)
+    frame = _frame(whole, spec.names, per_window)
     return frame if per_window else frame.set_index("id")
 
 
@@ -550,7 +549,7 @@ def predict_chunks(model: Any, x: Any, **options: Any) -> Iterator:
     per_window = options.get("per_window", False)
     spec, blocks = _blocks(model, x, **_with_defaults(options))
     for block in blocks:
-        yield _frame(block, spec, per_window)
+        yield _frame(block, spec.names, per_window)
 
 
 def _with_defaults(options: dict) -> dict:
@@ -564,8 +563,9 @@ _DEFAULTS = dict(batch_size=256, rc_average=False, logits=False, per_window=Fals
                  window_stride=None, aggregate="max", device=None, progress=False)  # fmt: skip
 
 
-def _output_format(out: Any, fmt: str | None) -> tuple[str, bool]:
-    """(format, gzip) from an explicit format or the output file name."""
+def _output_format(out: Any, fmt: str | None, kind: str = "output") -> tuple[str, bool]:
+    """(format, gzip) from an explicit format or the file name (of an output, or an input
+    table: ``kind`` names it in messages)."""
     if out is None or out == "-" or not isinstance(out, (str, os.PathLike)):
         name = ""
     else:
@@ -576,7 +576,7 @@ def _output_format(out: Any, fmt: str | None) -> tuple[str, bool]:
         fmt = stem.rsplit(".", 1)[-1] if "." in stem else "tsv" if not name else ""
         if fmt not in OUTPUT_FORMATS:
             raise UsageError(
-                "cannot tell the output format from the file name; use .tsv, .csv or "
+                f"cannot tell the {kind} format from the file name; use .tsv, .csv or "
                 ".parquet (.tsv.gz or .csv.gz to compress)",
                 path=str(out),
             )
@@ -620,22 +620,38 @@ def predict_file(
     -------
     int
         The number of rows written (records, or windows with ``per_window``).
-    """
-    from ._io import atomic_path
 
+    Examples
+    --------
+    >>> model = seqcnn.load_model("seqcnn_model")  # doctest: +SKIP
+    >>> predict_file(model, "peaks.fa.gz", "predictions.tsv.gz", rc_average=True)  # doctest: +SKIP
+    20000
+    """
     fmt, compress = _output_format(out, fmt)
     if fmt == "parquet":
         _require_pyarrow()
     options = _with_defaults(options)
     spec, blocks = _blocks(model, fasta, **options)
-    header = ["id", *(["start", "end"] if options["per_window"] else []), *spec.names]
+    return _write_table(blocks, out, fmt, compress, spec.names, options["per_window"])
+
+
+def _write_table(blocks: Iterable[_Block], out: Any, fmt: str, compress: bool,
+                 names: list[str], per_window: bool) -> int:  # fmt: skip
+    """Write blocks as a table to ``out`` (atomically), stdout (``None``, ``"-"``) or a handle.
+
+    Also the writer of ``seqcnn gather`` (:func:`seqcnn.shard.gather_tables`), so that a
+    gathered table is formatted exactly as one ``seqcnn predict`` writes.
+    """
+    from ._io import atomic_path
+
+    header = ["id", *(["start", "end"] if per_window else []), *names]
     if out is None or out == "-":
         return _write_text(blocks, sys.stdout, header, fmt, flush=True)
     if not isinstance(out, (str, os.PathLike)):
         return _write_text(blocks, out, header, fmt)
     with atomic_path(out) as tmp:
         if fmt == "parquet":
-            return _write_parquet(blocks, tmp, spec, options["per_window"])
+            return _write_parquet(blocks, tmp, names, per_window)
         opener = gzip.open if compress else open
         with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
             return _write_text(blocks, handle, header, fmt)
@@ -689,7 +705,7 @@ def _require_pyarrow() -> None:
         ) from None
 
 
-def _write_parquet(blocks: Iterable[_Block], path: Path, spec: _Spec, per_window: bool) -> int:
+def _write_parquet(blocks: Iterable[_Block], path: Path, names: list[str], per_window: bool) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -697,14 +713,14 @@ def _write_parquet(blocks: Iterable[_Block], path: Path, spec: _Spec, per_window
     rows = 0
     try:
         for block in blocks:
-            table = pa.Table.from_pandas(_frame(block, spec, per_window), preserve_index=False)
+            table = pa.Table.from_pandas(_frame(block, names, per_window), preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(str(path), table.schema)
             writer.write_table(table)
             rows += table.num_rows
         if writer is None:  # no records: a file with the columns and no rows
-            empty = _frame(_Block([], np.zeros((0, len(spec.names)), np.float32),
-                                  np.zeros(0), np.zeros(0)), spec, per_window)  # fmt: skip
+            empty = _frame(_Block([], np.zeros((0, len(names)), np.float32),
+                                  np.zeros(0), np.zeros(0)), names, per_window)  # fmt: skip
             table = pa.Table.from_pandas(empty.astype({"id": str}), preserve_index=False)
             pq.write_table(table, str(path))
     finally:

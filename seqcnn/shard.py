@@ -1,0 +1,419 @@
+"""Scatter and gather: split a FASTA file into shards, join the shards' prediction tables.
+
+Prediction of a large FASTA file scales out by splitting it into shards that are predicted
+as independent jobs (``workflows/Snakefile`` does this), then gathering the tables::
+
+    seqcnn split windows.fa.gz -n 3 -o shards            # shards/shard_000.fa ... shard_002.fa
+    seqcnn predict shards/shard_000.fa -o tables/shard_000.tsv     # one job per shard
+    seqcnn gather tables/shard_000.tsv tables/shard_001.tsv tables/shard_002.tsv -o all.tsv
+
+:func:`split_fasta` never holds more than a block of the file in memory: a first pass counts
+the records (lines starting with ``>``), a second streams the bytes out, each record to its
+shard unchanged (header, description and line breaks kept).  Shard ``k`` holds the next
+records in input order and shard sizes differ by at most one record, so the shards,
+concatenated, are the input.  With more shards than records the last shards are empty
+files, which ``seqcnn predict`` turns into header-only tables, so a fixed number of jobs
+always has its inputs.  Sequences are not checked here: ``seqcnn predict`` reports a bad
+letter naming the shard and the record.
+
+:func:`gather_tables` concatenates tables as ``seqcnn predict`` writes them (TSV, CSV, either
+gzipped, or Parquet), in the order given, with one header, through the writer of
+:func:`seqcnn.predict.predict_file`: gathering the tables of a FASTA file's shards gives the
+table one ``seqcnn predict`` of the whole file writes (values may differ in the last float32
+digit where a batch of records differs, as the network's arithmetic can depend on the batch).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import DataError, UsageError
+from .fasta import _display_name, open_binary
+
+__all__ = ["Shard", "split_fasta", "shard_sizes", "shard_names", "gather_tables"]
+
+#: Bytes read (decompressed) at a time when splitting.
+BLOCK_BYTES = 1 << 22
+#: Table rows read at a time when gathering.
+CHUNK_ROWS = 65536
+#: Where shard names put the shard number (zero-padded to at least 3 digits).
+INDEX = "{index}"
+
+_NEWLINES = (ord("\n"), ord("\r"))
+
+
+class Shard(NamedTuple):
+    """One shard written by :func:`split_fasta`: its path and how many records it holds."""
+
+    path: Path
+    records: int
+
+
+def shard_sizes(n_records: int, n_shards: int, multiple: int = 1) -> list[int]:
+    """Records per shard: as equal as possible in whole ``multiple``s, larger shards first.
+
+    Every shard but the last non-empty one holds a multiple of ``multiple`` records.
+
+    Examples
+    --------
+    >>> shard_sizes(10, 4)
+    [3, 3, 2, 2]
+    >>> shard_sizes(2, 3)
+    [1, 1, 0]
+    >>> shard_sizes(1000, 3, multiple=256)
+    [512, 256, 232]
+    """
+    units = -(-n_records // multiple)
+    base, extra = divmod(units, n_shards)
+    sizes, left = [], n_records
+    for k in range(n_shards):
+        size = min((base + (k < extra)) * multiple, left)
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+def shard_names(n_shards: int, pattern: str = f"shard_{INDEX}.fa") -> list[str]:
+    """File names of ``n_shards`` shards: ``{index}`` in ``pattern`` becomes 000, 001, ...
+
+    Numbers are zero-padded to at least three digits, more with over 1,000 shards, so the
+    names sort in shard order.
+    """
+    if pattern.count(INDEX) != 1 or "/" in pattern or os.sep in pattern:
+        raise UsageError(
+            f"the shard name pattern must hold '{INDEX}' once and no folder, got '{pattern}'"
+        )
+    width = max(3, len(str(n_shards - 1)))
+    return [pattern.replace(INDEX, f"{k:0{width}d}") for k in range(n_shards)]
+
+
+def split_fasta(
+    path: str | os.PathLike,
+    n_shards: int,
+    out_dir: str | os.PathLike,
+    *,
+    pattern: str = f"shard_{INDEX}.fa",
+    multiple: int = 256,
+) -> list[Shard]:
+    """Split a FASTA file into ``n_shards`` files of consecutive records.
+
+    Parameters
+    ----------
+    path
+        Plain, gzip or bgzip FASTA file (read twice, so not standard input).
+    n_shards
+        Number of shards; shards beyond the number of records are written empty.
+    out_dir
+        Folder for the shards, created if missing; shards of the same names are replaced.
+    pattern
+        Shard file name, ``{index}`` standing for the zero-padded shard number; a name
+        ending in ``.gz`` is written gzip-compressed.
+    multiple
+        Every shard but the last non-empty one holds a multiple of this many records.
+        With ``seqcnn predict``'s batch size (256 by default) each shard is predicted in
+        exactly the batches one run over the whole file would use, so the gathered table
+        is bit-identical to that run (a batch of other sequences can change a float32
+        result in its last digit).  ``1`` balances the shards to within one record.
+
+    Returns
+    -------
+    list of Shard
+        ``(path, records)`` of every shard, in order.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, not FASTA, corrupt gzip data.
+    UsageError
+        Fewer than one shard, standard input, a bad pattern.
+
+    Notes
+    -----
+    The shards are written under temporary names and renamed only once all are complete,
+    so a failed split leaves none behind.
+
+    Examples
+    --------
+    >>> shards = split_fasta("windows.fa.gz", 20, "shards")  # doctest: +SKIP
+    >>> [(s.path.name, s.records) for s in shards[:2]]  # doctest: +SKIP
+    [('shard_000.fa', 5120), ('shard_001.fa', 5120)]
+    """
+    from ._io import atomic_path
+
+    if isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1:
+        raise UsageError(f"the number of shards must be a positive integer, got {n_shards!r}")
+    if str(path) == "-":
+        raise UsageError("split reads its input twice: give a file, not standard input")
+    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
+        raise UsageError(f"multiple must be a positive integer, got {multiple!r}")
+    names = shard_names(int(n_shards), pattern)
+    total = _count_records(path)
+    sizes = shard_sizes(total, int(n_shards), int(multiple))
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError("output exists and is not a folder", path=str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in names]
+    with ExitStack() as stack:
+        temporary = [stack.enter_context(atomic_path(p)) for p in paths]
+        _write_shards(path, temporary, sizes, total, compress=pattern.endswith(".gz"))
+    return [Shard(p, n) for p, n in zip(paths, sizes, strict=True)]
+
+
+def _blocks(path: str | os.PathLike) -> Iterator[bytes]:
+    """The decompressed content of a file, block by block; gzip errors as DataError."""
+    try:
+        with open_binary(path) as handle:
+            while block := handle.read(BLOCK_BYTES):
+                yield block
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise DataError(
+            f"truncated or corrupt gzip data ({err})", path=_display_name(path)
+        ) from None
+
+
+def _header_starts(block: bytes, line_start: bool) -> np.ndarray:
+    """Offsets of the ``>`` that begin a line; ``line_start``: the block begins a line."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.flatnonzero(data == ord(">"))
+    if starts.size:
+        before = data[np.maximum(starts - 1, 0)]
+        at_line_start = (before == _NEWLINES[0]) | (before == _NEWLINES[1])
+        if starts[0] == 0:
+            at_line_start[0] = line_start
+        starts = starts[at_line_start]
+    return starts
+
+
+def _count_records(path: str | os.PathLike) -> int:
+    """Number of header lines; checks that the first line with text is a header."""
+    total = 0
+    line_start = True
+    checked = False
+    for block in _blocks(path):
+        if not checked and block.strip():  # the first text: '>' at the start of a line
+            text = block.lstrip()
+            offset = len(block) - len(text)
+            at_line_start = block[offset - 1] in _NEWLINES if offset else line_start
+            if not (text.startswith(b">") and at_line_start):
+                snippet = text.splitlines()[0].strip()[:30].decode("latin-1")
+                raise DataError(
+                    f"not a FASTA file: the first line should start with '>' but is '{snippet}'",
+                    path=_display_name(path),
+                )
+            checked = True
+        total += len(_header_starts(block, line_start))
+        line_start = block[-1] in _NEWLINES
+    return total
+
+
+def _write_shards(path, temporary: Sequence[Path], sizes: list[int], total: int,
+                  compress: bool) -> None:  # fmt: skip
+    """Stream the records into the shard files, switching files at the shards' first records."""
+
+    def open_shard(k: int):
+        if compress:  # level 6, as gzip and bgzip default to: level 9 is far slower
+            return gzip.open(temporary[k], "wb", compresslevel=6)
+        return open(temporary[k], "wb")  # noqa: SIM115 - closed by the caller
+
+    for k, size in enumerate(sizes):
+        if not size:  # an empty shard: an empty (or empty gzip) file
+            open_shard(k).close()
+    # Shards with records, in order (the empty ones come last), and their first records.
+    shards = [k for k, size in enumerate(sizes) if size]
+    firsts = (np.cumsum(sizes) - np.asarray(sizes))[shards]
+    with ExitStack() as stack:
+        handle = None
+        seen = 0  # records begun before this block
+        line_start = True
+        for block in _blocks(path):
+            starts = _header_starts(block, line_start)
+            line_start = block[-1] in _NEWLINES
+            position = 0 if handle is not None else len(block)  # bytes before record 0 go
+            lo, hi = np.searchsorted(firsts, [seen, seen + len(starts)])
+            for k, first in zip(shards[lo:hi], firsts[lo:hi].tolist(), strict=True):
+                offset = int(starts[first - seen])
+                if handle is not None:
+                    handle.write(block[position:offset])
+                    handle.close()
+                handle = stack.enter_context(open_shard(k))
+                position = offset
+            if handle is not None:
+                handle.write(block[position:])
+            seen += len(starts)
+        if handle is not None:
+            handle.close()
+    if seen != total:
+        raise DataError(
+            f"the file changed while it was split ({total} records, then {seen})",
+            path=_display_name(path),
+        )
+
+
+# ------------------------------------------------------------------------------ gather
+
+
+class _Table(NamedTuple):
+    path: Path
+    fmt: str
+    compress: bool
+    columns: list[str]
+
+
+def gather_tables(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    *,
+    fmt: str | None = None,
+) -> int:
+    """Concatenate prediction tables, in the order given, into one table with one header.
+
+    Parameters
+    ----------
+    paths
+        Tables written by ``seqcnn predict`` (:func:`seqcnn.predict_file`): ``.tsv``,
+        ``.csv`` (either may end in ``.gz``) or ``.parquet``; formats may be mixed.  All
+        must have the same columns (per record, or per window with ``start``/``end``).
+    out
+        Output file, written atomically; ``None`` or ``"-"`` writes TSV to standard output.
+    fmt
+        ``"tsv"``, ``"csv"`` or ``"parquet"``; default from the extension of ``out``.
+
+    Returns
+    -------
+    int
+        The number of rows written.
+
+    Raises
+    ------
+    DataError
+        A missing or malformed table, or columns that differ from the first table's.
+    UsageError
+        No tables, or a file name whose format cannot be told.
+
+    Examples
+    --------
+    >>> gather_tables([f"tables/shard_{k:03d}.tsv" for k in range(20)], "all.tsv")  # doctest: +SKIP
+    300000
+    """
+    from .predict import _output_format, _require_pyarrow, _write_table
+
+    if isinstance(paths, (str, os.PathLike)) or not len(paths):
+        raise UsageError("give a list of tables to gather")
+    out_fmt, out_compress = _output_format(out, fmt)
+    tables = []
+    for path in paths:
+        table_fmt, compress = _output_format(path, None, kind="input")
+        tables.append(_Table(Path(path), table_fmt, compress, []))
+    if any(t.fmt == "parquet" for t in tables) or out_fmt == "parquet":
+        _require_pyarrow()
+    # Every header is checked before anything is written.
+    tables = [t._replace(columns=_columns(t)) for t in tables]
+    columns = tables[0].columns
+    for table in tables[1:]:
+        if table.columns != columns:
+            raise DataError(
+                f"columns ({', '.join(table.columns)}) differ from those of "
+                f"{tables[0].path} ({', '.join(columns)})",
+                path=str(table.path),
+            )
+    per_window = columns[1:3] == ["start", "end"]
+    names = columns[3:] if per_window else columns[1:]
+    blocks = (block for table in tables for block in _read_blocks(table, names, per_window))
+    return _write_table(blocks, out, out_fmt, out_compress, names, per_window)
+
+
+def _columns(table: _Table) -> list[str]:
+    """The header of a table, checked to be that of a prediction table."""
+    import csv
+
+    name = str(table.path)
+    if not table.path.is_file():
+        raise DataError("no such file" if not table.path.exists() else "not a file", path=name)
+    try:
+        if table.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            try:
+                columns = pq.read_schema(table.path).names
+            except pa.ArrowException as err:
+                raise DataError(f"not a Parquet file ({err})", path=name) from None
+        else:
+            with _open_text(table) as handle:
+                columns = next(csv.reader(handle, delimiter=_DELIMITERS[table.fmt]), [])
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"cannot read the table ({err})", path=name) from None
+    per_window = columns[1:3] == ["start", "end"]
+    if not columns or columns[0] != "id" or len(columns) < (4 if per_window else 2):
+        shown = ", ".join(columns[:5]) if columns else "no header"
+        raise DataError(
+            f"not a prediction table: expected the columns id, (start, end,) then the model "
+            f"outputs, found {shown}",
+            path=name,
+        )
+    return columns
+
+
+_DELIMITERS = {"tsv": "\t", "csv": ","}
+
+
+def _open_text(table: _Table):
+    opener = gzip.open if table.compress else open
+    return opener(table.path, "rt", encoding="utf-8", newline="")
+
+
+def _read_blocks(table: _Table, names: list[str], per_window: bool):
+    """The rows of a table as the writer's blocks, ``CHUNK_ROWS`` at a time."""
+    import warnings
+
+    import pandas as pd
+
+    from .predict import _Block
+
+    name = str(table.path)
+    try:
+        with ExitStack() as stack, warnings.catch_warnings():
+            # pandas only warns about a row with too many fields, and drops the extra ones
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            if table.fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                batches = pq.ParquetFile(table.path).iter_batches(batch_size=CHUNK_ROWS)
+                frames = (batch.to_pandas() for batch in batches)
+            else:
+                frames = pd.read_csv(
+                    stack.enter_context(_open_text(table)),
+                    sep=_DELIMITERS[table.fmt],
+                    dtype={
+                        "id": str,
+                        "start": np.int64,
+                        "end": np.int64,
+                        **dict.fromkeys(names, np.float32),
+                    },
+                    # Ids are text whatever they look like ('NA', 'null'); values may be nan.
+                    keep_default_na=False,
+                    na_values=dict.fromkeys(names, ["nan", "-nan"]),
+                    index_col=False,
+                    chunksize=CHUNK_ROWS,
+                )
+            for frame in frames:
+                yield _Block(
+                    frame["id"].astype(str).tolist(),
+                    frame[names].to_numpy(dtype=np.float32),
+                    frame["start"].to_numpy(np.int64) if per_window else None,
+                    frame["end"].to_numpy(np.int64) if per_window else None,
+                )
+    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        reason = " ".join(str(err).split())
+        raise DataError(f"not a prediction table: {reason}", path=name) from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"cannot read the table ({err})", path=name) from None
