@@ -9,7 +9,7 @@ measures
   the training rows pre-built as one float32 one-hot tensor and a label tensor in memory,
   AdamW with the same learning rate and weight decay, ``BCEWithLogitsLoss``, the same
   batch size, a shuffled index per epoch, forward/backward/clip/step -- no validation;
-* **seqcnn**: :func:`seqcnn.train.train` end to end through the API: the memory-mapped
+* **seqcnn**: `seqcnn.train` end to end through the API: the memory-mapped
   dataset, reverse-complement and shift augmentation, validation metrics after every
   epoch, checkpoints and the final bundle.  Its throughput counts the training rows only
   (the validation split is small) over the ``seconds`` column of ``result.history``, which
@@ -149,12 +149,17 @@ def bare_loop(x, y, options, epochs: int, max_batches: int | None = None) -> lis
 
 
 def seqcnn_run(dataset, options, out: Path) -> dict:
-    """seqcnn.train.train() end to end; epoch, validation and checkpoint seconds."""
-    import seqcnn.train
+    """seqcnn.train() end to end; epoch, validation and checkpoint seconds."""
+    import importlib
 
+    import seqcnn
+
+    train_module = importlib.import_module(
+        "seqcnn.train"
+    )  # the module; seqcnn.train is the function
     started = time.perf_counter()
-    with timing(seqcnn.train, ["_evaluate", "_save_checkpoint"]) as calls:
-        result = seqcnn.train.train(dataset, out, options=options, overwrite=True, progress=False)
+    with timing(train_module, ["_evaluate", "_save_checkpoint"]) as calls:
+        result = seqcnn.train(dataset, out, options=options, overwrite=True, progress=False)
     total = time.perf_counter() - started
     epochs = len(result.history)
     return {

@@ -11,6 +11,8 @@ a function that needs it is called.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 from ._version import __version__
 
@@ -36,6 +38,8 @@ _EXPORTS = {
     # prediction
     "predict": "predict",
     "predict_file": "predict",
+    "split_fasta": "shard",
+    "gather_tables": "shard",
     # interpretation
     "filter_pwms": "motifs",
     "write_meme": "motifs",
@@ -44,6 +48,7 @@ _EXPORTS = {
     "jaspar_motifs": "motifs",
     "filter_influence": "motifs",
     "information_content": "motifs",
+    "interpret": "interpret",
     "attribution": "attribution",
     "plot_logo": "plots",
     "plot_attribution_logo": "plots",
@@ -60,6 +65,26 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+
+class _Package(types.ModuleType):
+    """``seqcnn`` itself: a function keeps its name when its submodule is imported.
+
+    ``train``, ``predict``, ``interpret``, ``simulate`` and ``attribution`` are each a
+    function defined in a submodule of the same name.  Importing such a submodule (``import
+    seqcnn.train``, or any ``from seqcnn.train import ...``) makes Python set the package
+    attribute to the module, which would turn ``seqcnn.train(...)`` into "module is not
+    callable" depending on import order.  Here the function is stored instead; the modules
+    stay importable by their full name (``from seqcnn.train import TrainOptions``).
+    """
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -67,6 +67,13 @@ class Model:
         The bundle's ``config.json`` as a dict.
     path
         The bundle folder it was loaded from (``None`` if not saved).
+
+    Examples
+    --------
+    >>> model = load_model("seqcnn_model")  # doctest: +SKIP
+    >>> model.task, model.output_names, model.input_length  # doctest: +SKIP
+    ('binary', ['bound'], 200)
+    >>> model.predict(["ACGT" * 50])  # doctest: +SKIP
     """
 
     def __init__(self, network, config: dict[str, Any], path: Path | None = None):

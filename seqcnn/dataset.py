@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_directory
+from ._progress import progress_bar
 from ._version import __version__
 from .errors import DataError, UsageError
 from .fasta import IUPAC_CODES, _display_name, read_fasta_records
@@ -406,20 +407,13 @@ def _write_sequences(sources, seq_path, length, crop, keep_descriptions, progres
     are checked per batch with vectorised code, which is what keeps encoding close to the
     speed of reading.
     """
-    from tqdm.auto import tqdm
-
     ids: list[str] = []
     file_index: list[int] = []
     descriptions: list[str] = []
     seen: set[str] = set()
     hasher = hashlib.sha256()
     seq_length = length
-    bar = tqdm(
-        desc="encoding",
-        unit=" seqs",
-        disable=(not progress) if progress is not None else None,
-        leave=False,
-    )
+    bar = progress_bar(progress, desc="encoding", unit=" seqs")
     with open(seq_path, "wb") as out, bar:
         first = 0
 

@@ -22,6 +22,14 @@ class SeqcnnError(Exception):
         The file the problem was found in, if any.
     record
         The record (sequence id, table row) the problem was found in, if any.
+
+    Examples
+    --------
+    >>> err = DataError("duplicate record id", path="peaks.fa", record="seq7")
+    >>> print(err)
+    peaks.fa: record 'seq7': duplicate record id
+    >>> isinstance(err, SeqcnnError), err.exit_code
+    (True, 1)
     """
 
     exit_code = 1

@@ -629,17 +629,13 @@ def _draw_logos(
     progress: bool | None,
 ) -> dict[str, np.ndarray]:
     """Draw each filter's logo once and write it; return it shrunk for the overview."""
-    from tqdm.auto import tqdm
-
+    from ._progress import progress_bar
     from .plots import plot_logo
 
     folder.mkdir()
     rows = table.to_dict("records")
     tiles = {}
-    disable = (not progress) if progress is not None else None
-    for motif, row in tqdm(
-        list(zip(motifs, rows, strict=True)), desc="logos", disable=disable, leave=False
-    ):
+    for motif, row in progress_bar(progress, list(zip(motifs, rows, strict=True)), desc="logos"):
         fig, _ = plot_logo(motif.pwm, title=_logo_title(motif, row))
         pixels = _render(fig)
         _save(fig, pixels, folder / motif.name, formats)

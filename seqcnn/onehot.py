@@ -160,7 +160,7 @@ def encode_sequences(
     n = len(sequences)
     if n == 0:
         return np.zeros((0, length or 0), dtype=np.uint8)
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=n)
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=n)
     same = bool((lengths == lengths[0]).all())
     if length is None and not same:
         first = int(np.flatnonzero(lengths != lengths[0])[0])
@@ -250,6 +250,11 @@ def decode(x: np.ndarray) -> list[str]:
 
     Positions whose four values are not a single clear base (all zero, uniform or
     ambiguous) are written as ``N``.
+
+    Examples
+    --------
+    >>> decode(one_hot(["ACGTN", "ggccr"]))
+    ['ACGTN', 'GGCCN']
     """
     x = np.asarray(x)
     if x.ndim == 2:
@@ -270,6 +275,11 @@ def rc(x):
     ----------
     x
         Array or tensor of shape ``(..., 4, L)``.
+
+    Examples
+    --------
+    >>> decode(rc(one_hot(["AACGN"])))
+    ['NCGTT']
     """
     if hasattr(x, "flip"):  # torch.Tensor
         return x.flip(dims=(-2, -1))

@@ -161,6 +161,12 @@ def simulate(
         non-positive ``n_sequences``.
     DataError
         ``motif_file`` cannot be read or is not a valid MEME file.
+
+    Examples
+    --------
+    >>> data = simulate(n_sequences=100, motifs=["SP1", "YY1"], seed=1)
+    >>> data.labels.shape, data.motif_names
+    ((100, 2), ['MA0079.3_SP1', 'MA0095.2_YY1'])
     """
     import pandas as pd
 
@@ -265,6 +271,11 @@ def write_simulation(
         ``{"fasta": <prefix>.fa, "labels": <prefix>_labels.tsv,
         "instances": <prefix>_instances.tsv, "motifs": <prefix>_motifs.meme}``.
         The label table has a column ``id`` and one 0/1 column per motif name.
+
+    Examples
+    --------
+    >>> paths = write_simulation(simulate(n_sequences=1000), "planted")  # doctest: +SKIP
+    >>> seqcnn.encode(paths["fasta"], "planted.ds", labels=paths["labels"])  # doctest: +SKIP
     """
     import pandas as pd
 

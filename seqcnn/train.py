@@ -81,6 +81,11 @@ class TrainOptions:
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
     amp
         Mixed precision on CUDA (bfloat16 where supported, else float16 with scaling).
+
+    Examples
+    --------
+    >>> options = TrainOptions(epochs=20, rc_augment=True, model_options={"first_filters": 128})
+    >>> result = train("peaks.ds", "seqcnn_model", options=options, seed=1)  # doctest: +SKIP
     """
 
     architecture: str = "cnn"
@@ -487,8 +492,8 @@ def train(
 
     import pandas as pd
     import torch
-    from tqdm.auto import tqdm
 
+    from ._progress import progress_bar
     from .bundle import Model, output_transform, save_model
     from .metrics import primary_metric
     from .models import build_model, summary
@@ -617,12 +622,8 @@ def train(
         network.train()
         total_loss, seen = 0.0, 0
         n_batches = -(-len(order) // options.batch_size)
-        bar = tqdm(
-            total=n_batches,
-            desc=f"epoch {epoch + 1}/{options.epochs}",
-            leave=False,
-            disable=(not show) if show is not None else None,
-            unit="batch",
+        bar = progress_bar(
+            show, total=n_batches, desc=f"epoch {epoch + 1}/{options.epochs}", unit="batch"
         )
         for start in range(0, len(order), options.batch_size):
             rows = np.sort(order[start : start + options.batch_size])

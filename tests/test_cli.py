@@ -1,4 +1,6 @@
 import gzip
+import subprocess
+import sys
 import time
 
 import pytest
@@ -109,3 +111,19 @@ def test_encode_shuffled_negatives_cli_equals_api(tmp_path, records):
     cli = load_dataset(tmp_path / "cli.ds")
     assert cli.content_hash == api.content_hash
     assert len(cli) == 3 * len(records)
+
+
+def test_functions_keep_their_names_whatever_the_import_order():
+    code = (
+        "import seqcnn.train, seqcnn.predict, seqcnn.interpret, seqcnn.simulate\n"
+        "import seqcnn.attribution\n"
+        "from seqcnn.train import TrainOptions\n"
+        "import seqcnn, sys, types\n"
+        "names = ['train', 'predict', 'interpret', 'simulate', 'attribution']\n"
+        "print(all(callable(getattr(seqcnn, n)) for n in names))\n"
+        "print(all(not isinstance(getattr(seqcnn, n), types.ModuleType) for n in names))\n"
+        "print(isinstance(sys.modules['seqcnn.train'], types.ModuleType))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "True"]
