@@ -15,6 +15,12 @@ MODULES = sorted(
 )
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Examples that write files (write_simulation) write them here, not into the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
