@@ -73,9 +73,14 @@ def chip_seq(name: str, fasta: Path, out: Path, expect: str, expect_id: str | No
         matches.match_name.str.upper().eq(expect.upper())
         | (matches.match_id.str.startswith(expect_id) if expect_id else False)
     ]
-    check = f"best match {expect}: {len(hits)} filters " + (
-        f"(best q {hits.q_value.min():.1e}, {hits.match_id.iloc[0]})" if len(hits) else ""
+    check = f"best match {expect}: {len(hits)} filters" + (
+        f" (best q {hits.q_value.min():.1e})" if len(hits) else ""
     )
+    if expect_id:
+        exact = hits[hits.match_id.str.startswith(expect_id)]
+        check += f", {len(exact)} of them {expect_id}" + (
+            f" (best q {exact.q_value.min():.1e})" if len(exact) else ""
+        )
     n_pos = int(dataset.labels.sum())
     return {
         "metrics": result.metrics["test"],

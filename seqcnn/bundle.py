@@ -56,6 +56,19 @@ def apply_transform(logits, name: str):
     return logits
 
 
+def invert_transform(values, name: str):
+    """Logits that :func:`apply_transform` maps to ``values`` (probabilities are clamped
+    away from 0 and 1 so that the logits stay finite)."""
+    import torch
+
+    if name == "sigmoid":
+        values = values.clamp(1e-7, 1 - 1e-7)
+        return torch.log(values) - torch.log1p(-values)
+    if name in ("softmax", "exp"):
+        return torch.log(values.clamp_min(1e-30))
+    return values
+
+
 class Model:
     """A trained network with everything needed to use it.
 

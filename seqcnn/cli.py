@@ -581,9 +581,10 @@ def simulate(out, n_sequences, length, motifs, motif_file, counts, seed, prefix)
 )
 @click.option("--logits", is_flag=True, help="Raw outputs instead of probabilities.")
 @click.option(
-    "--rc-average",
-    is_flag=True,
-    help="Average each prediction with that of the reverse complement.",
+    "--rc-average/--no-rc-average",
+    default=None,
+    help="Average each prediction with that of the reverse complement "
+    "[default: on for models trained with --rc-augment].",
 )
 @click.option(
     "--per-window",

@@ -83,6 +83,7 @@ class _Spec:
     names: list[str]
     transform: str
     n_encoding: str
+    rc_average: bool
 
 
 def _spec(model: Any) -> _Spec:
@@ -107,6 +108,7 @@ def _spec(model: Any) -> _Spec:
         names=[str(name) for name in names],
         transform=config.get("output_transform", "identity"),
         n_encoding=config.get("n_encoding", "zeros"),
+        rc_average=bool(config.get("rc_average", False)),
     )
 
 
@@ -305,6 +307,8 @@ def _blocks(
 ) -> tuple[_Spec, Iterator[_Block]]:
     """Check everything that can be checked up front, then return the stream of blocks."""
     spec = _spec(model)
+    if rc_average is None:
+        rc_average = spec.rc_average
     stride = _check_options(spec, batch_size, window_stride, aggregate)
     torch_device = _device(spec.network, device)
     chunks, total, name = _chunks(x, spec.length, spec.n_encoding, CHUNK_BATCHES * batch_size)
@@ -458,7 +462,7 @@ def predict(
     x: Any,
     *,
     batch_size: int = 256,
-    rc_average: bool = False,
+    rc_average: bool | None = None,
     logits: bool = False,
     per_window: bool = False,
     window_stride: int | None = None,
@@ -482,7 +486,9 @@ def predict(
     batch_size
         Windows per forward pass.
     rc_average
-        Average each window's values with those of its reverse complement.
+        Average each window's values with those of its reverse complement.  ``None``
+        (default): the model's own setting, on for models trained with ``rc_augment``
+        (their validation and test metrics are computed that way too), off otherwise.
     logits
         Raw network outputs instead of probabilities (the bundle's output transform).
     per_window
@@ -559,7 +565,7 @@ def _with_defaults(options: dict) -> dict:
     return {**_DEFAULTS, **options}
 
 
-_DEFAULTS = dict(batch_size=256, rc_average=False, logits=False, per_window=False,
+_DEFAULTS = dict(batch_size=256, rc_average=None, logits=False, per_window=False,
                  window_stride=None, aggregate="max", device=None, progress=False)  # fmt: skip
 
 

@@ -380,17 +380,27 @@ def _run_signature(options: TrainOptions, datasets: dict[str, Dataset]) -> dict:
 # ---------------------------------------------------------------------------- evaluation
 
 
-def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype):
+def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype, rc_transform=None):
+    """Logits of ``rows``.  With ``rc_transform`` (the output transform's name), both
+    strands are predicted and averaged after the transform, as ``seqcnn predict
+    --rc-average`` does, and the mean is returned as logits again (its inverse)."""
     import torch
+
+    from .bundle import apply_transform, invert_transform
 
     network.eval()
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(rows), batch_size):
             part = rows[start : start + batch_size]
-            x = batches.one_hot(batches.codes_for(part, None))
+            codes = batches.codes_for(part, None)
             with _autocast(batches.device, amp_dtype):
-                outputs.append(network(x).float().cpu())
+                out = network(batches.one_hot(codes)).float()
+                if rc_transform is not None:
+                    rev = network(batches.one_hot(_COMPLEMENT_CODES[codes[:, ::-1]])).float()
+                    mean = apply_transform(out, rc_transform) + apply_transform(rev, rc_transform)
+                    out = invert_transform(mean / 2, rc_transform)
+            outputs.append(out.cpu())
     if not outputs:
         return torch.zeros((0, network.config["n_outputs"]))
     return torch.cat(outputs)
@@ -409,9 +419,12 @@ def _autocast(device, amp_dtype):
 def _evaluate(network, batches, rows, task, criterion, options, amp_dtype, labels):
     import torch
 
+    from .bundle import output_transform
     from .metrics import compute_metrics
 
-    logits = _predict_rows(network, batches, rows, options.batch_size * 4, amp_dtype)
+    # A model trained on both strands is evaluated on both, as it predicts by default.
+    rc_transform = output_transform(task, options.loss) if options.rc_augment else None
+    logits = _predict_rows(network, batches, rows, options.batch_size * 4, amp_dtype, rc_transform)
     y = torch.from_numpy(np.asarray(labels[rows]))
     y = y.long() if task == "multiclass" else y.float()
     loss = float(criterion.to("cpu")(logits, y)) if len(rows) else float("nan")
@@ -726,6 +739,7 @@ def train(
         "loss": options.loss,
         "output_names": dataset.label_names,
         "output_transform": output_transform(task, options.loss),
+        "rc_average": bool(options.rc_augment),
         "receptive_field": info["receptive_field"],
         "parameters": info["parameters"],
         "seqcnn_version": __version__,

@@ -177,6 +177,24 @@ def test_rc_average_is_the_mean_of_both_strands(tiny_bundle, task, logits):
     np.testing.assert_allclose(rows.to_numpy(), expected.to_numpy(), rtol=1e-6)
 
 
+def test_rc_average_defaults_to_the_bundle_setting(tiny_bundle, tmp_path):
+    seqs = random_sequences(12, LENGTH, seed=21)
+    plain = load_model(tiny_bundle("multilabel", names=("p", "q")))
+    both = load_model(tiny_bundle("multilabel", names=("p", "q"), rc_average=True))
+    one_strand = predict(plain, seqs, as_frame=False)
+    averaged = predict(both, seqs, as_frame=False)
+    np.testing.assert_allclose(averaged, predict(plain, seqs, rc_average=True, as_frame=False))
+    np.testing.assert_array_equal(predict(both, seqs, rc_average=False, as_frame=False),
+                                  one_strand)  # fmt: skip
+    assert not np.allclose(averaged, one_strand)
+    fasta = write_fasta_file(tmp_path / "s.fa", [(f"s{i}", s) for i, s in enumerate(seqs)])
+    for flags, expected in (([], averaged), (["--no-rc-average"], one_strand)):
+        result = run_seqcnn("predict", fasta, "-m", both.path, "-o", tmp_path / "o.tsv", *flags)
+        assert result.returncode == 0, result.stderr
+        table = pd.read_csv(tmp_path / "o.tsv", sep="\t")
+        np.testing.assert_allclose(table[["p", "q"]].to_numpy(), expected, rtol=1e-6)
+
+
 # ---------------------------------------------------------------------- lengths
 
 

@@ -55,6 +55,26 @@ def test_binary_learns_and_metrics_match_sklearn(tiny_binary, tmp_path):
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
 
+def test_rc_augmented_model_is_evaluated_and_predicts_on_both_strands(tiny_binary, tmp_path):
+    result = train(tiny_binary, tmp_path / "m", epochs=3, rc_augment=True, test_fraction=0.2,
+                   **FAST)  # fmt: skip
+    model = load_model(tmp_path / "m")
+    assert model.config["rc_average"] is True
+    from seqcnn.labels import split_indices
+
+    rows = split_indices(tiny_binary.ids, valid_fraction=0.1, test_fraction=0.2, seed=0)
+    x, y = tiny_binary.one_hot(rows["test"]), tiny_binary.labels[rows["test"], 0]
+    both = model.predict(x, as_frame=False)[:, 0]  # the bundle's default: both strands
+    np.testing.assert_allclose(both, model.predict(x, rc_average=True, as_frame=False)[:, 0])
+    one = model.predict(x, rc_average=False, as_frame=False)[:, 0]
+    assert not np.allclose(both, one)
+    # the stored test metrics are those of the predictions a user gets
+    assert result.metrics["test"]["auroc"] == pytest.approx(roc_auc_score(y, both), abs=1e-6)
+    assert result.metrics["test"]["auprc"] == pytest.approx(
+        average_precision_score(y, both), abs=1e-6
+    )
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multilabel", "regression"])
 def test_each_task_trains(tmp_path, task):
     records, labels = planted_records(300, 40, seed=2)
