@@ -11,7 +11,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install demo workflow test lint format bench clean
+.PHONY: install demo workflow test lint format bench bench-real bench-motifs clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/encode.py
+
+## bench-real: defaults on real public data (DATA=folder like ../shared/data), ~35 min on 2 CPUs
+DATA ?= ../shared/data
+bench-real: $(STAMP)
+	$(BIN)/python benchmarks/real_data.py $(DATA) --out bench-out/real
+
+## bench-motifs: planted-motif recovery of Koo & Eddy's CNN-25 / CNN-2 next to the defaults
+bench-motifs: $(STAMP)
+	$(BIN)/python benchmarks/motifs.py --out bench-out/motifs
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

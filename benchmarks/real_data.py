@@ -251,7 +251,7 @@ def draw(bars: list[tuple[str, float, float | None]], path: Path) -> None:
     low = min([b[1] for b in bars] + [p for _, p in published])
     ax.set_xlim(max(0.0, low - 0.1), 1.0)
     ax.set_xlabel("test metric")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
