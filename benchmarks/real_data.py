@@ -183,10 +183,7 @@ def table(results: dict) -> tuple[str, list[tuple[str, float, float | None]]]:
         "|---|---|---|---|---|---|---|---|",
     ]
     bars = []
-    for name, published, expect in (
-        ("pu1", (0.982, 0.982), "SPI1"),
-        ("ctcf", (None, None), "CTCF"),
-    ):
+    for name, published in (("pu1", (0.982, 0.982)), ("ctcf", (None, None))):
         if name not in results:
             continue
         r = results[name]
@@ -199,7 +196,6 @@ def table(results: dict) -> tuple[str, list[tuple[str, float, float | None]]]:
                 f"**{m[metric]:.4f}** | {r['check'] if metric == 'auroc' else ''} |"
             )
             bars.append((f"{name.upper()} {metric.upper()}", m[metric], pub))
-        del expect
     if "pum2" in results:
         r = results["pum2"]
         lines.append(

@@ -56,6 +56,12 @@ def apply_transform(logits, name: str):
     return logits
 
 
+def strand_mean(forward, reverse, name: str | None):
+    """Mean of the predictions for a sequence and its reverse complement, taken after the
+    output transform ``name`` (``None``: on the raw logits)."""
+    return (apply_transform(forward, name) + apply_transform(reverse, name)) / 2
+
+
 def invert_transform(values, name: str):
     """Logits that :func:`apply_transform` maps to ``values`` (probabilities are clamped
     away from 0 and 1 so that the logits stay finite)."""

@@ -322,7 +322,7 @@ def _stream(spec, chunks, total, name, device, progress, *, batch_size, rc_avera
     import torch
 
     from ._progress import progress_bar
-    from .bundle import apply_transform
+    from .bundle import apply_transform, strand_mean
 
     network = spec.network.eval().to(device)
     on_cpu = device.type == "cpu"
@@ -347,10 +347,11 @@ def _stream(spec, chunks, total, name, device, progress, *, batch_size, rc_avera
         with torch.inference_mode():
             x, rev = tensors(batch)
             out = network(x)
-            out = apply_transform(out, transform) if transform else out
-            if rev is not None:
-                rev = network(rev)
-                out = (out + (apply_transform(rev, transform) if transform else rev)) / 2
+            out = (
+                apply_transform(out, transform)
+                if rev is None
+                else strand_mean(out, network(rev), transform)
+            )
             values = out.float().cpu().numpy()
         if values.ndim != 2 or values.shape[1] != n_outputs:
             raise ModelError(

@@ -10,17 +10,17 @@ as independent jobs (``workflows/Snakefile`` does this), then gathering the tabl
 :func:`split_fasta` never holds more than a block of the file in memory: a first pass counts
 the records (lines starting with ``>``), a second streams the bytes out, each record to its
 shard unchanged (header, description and line breaks kept).  Shard ``k`` holds the next
-records in input order and shard sizes differ by at most one record, so the shards,
-concatenated, are the input.  With more shards than records the last shards are empty
-files, which ``seqcnn predict`` turns into header-only tables, so a fixed number of jobs
-always has its inputs.  Sequences are not checked here: ``seqcnn predict`` reports a bad
-letter naming the shard and the record.
+records in input order, as evenly as whole multiples of ``multiple`` records allow (the
+batch size of ``seqcnn predict``), so the shards, concatenated, are the input.  With more
+shards than records the last shards are empty files, which ``seqcnn predict`` turns into
+header-only tables, so a fixed number of jobs always has its inputs.  Sequences are not
+checked here: ``seqcnn predict`` reports a bad letter naming the shard and the record.
 
 :func:`gather_tables` concatenates tables as ``seqcnn predict`` writes them (TSV, CSV, either
 gzipped, or Parquet), in the order given, with one header, through the writer of
 :func:`seqcnn.predict.predict_file`: gathering the tables of a FASTA file's shards gives the
-table one ``seqcnn predict`` of the whole file writes (values may differ in the last float32
-digit where a batch of records differs, as the network's arithmetic can depend on the batch).
+table one ``seqcnn predict`` of the whole file writes, bit for bit when the shards hold
+whole batches (the network's float32 arithmetic can depend on which records share a batch).
 """
 
 from __future__ import annotations

@@ -386,7 +386,7 @@ def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype, 
     --rc-average`` does, and the mean is returned as logits again (its inverse)."""
     import torch
 
-    from .bundle import apply_transform, invert_transform
+    from .bundle import invert_transform, strand_mean
 
     network.eval()
     outputs = []
@@ -398,8 +398,7 @@ def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype, 
                 out = network(batches.one_hot(codes)).float()
                 if rc_transform is not None:
                     rev = network(batches.one_hot(_COMPLEMENT_CODES[codes[:, ::-1]])).float()
-                    mean = apply_transform(out, rc_transform) + apply_transform(rev, rc_transform)
-                    out = invert_transform(mean / 2, rc_transform)
+                    out = invert_transform(strand_mean(out, rev, rc_transform), rc_transform)
             outputs.append(out.cpu())
     if not outputs:
         return torch.zeros((0, network.config["n_outputs"]))
