@@ -3,7 +3,8 @@
 Generates ~100 Mbp of FASTA (200 bp and 2 kb records, plain and gzip), then measures
 
 * ``seqcnn encode`` as a user runs it (a subprocess: reading, checking, encoding, writing
-  the dataset folder), with its peak resident memory;
+  the dataset folder), with its peak resident memory; median of ``--repeats`` runs, with
+  one worker process and, for plain files, with the default (one per CPU, at most 8);
 * reading alone with Biopython's ``SimpleFastaParser`` (the floor for any Biopython reader);
 * baseline 1: ``SeqIO.parse`` and a per-base dictionary loop to one-hot;
 * baseline 2: ``SimpleFastaParser`` and a per-sequence 256-entry lookup table.
@@ -19,12 +20,15 @@ import argparse
 import gzip
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from seqcnn._sequences import default_workers
 
 
 def write_fasta(path: Path, n: int, length: int, seed: int, compress: bool) -> None:
@@ -127,6 +131,7 @@ def main() -> None:
     parser.add_argument("--mbp", type=float, default=100.0, help="Mbp per input file")
     parser.add_argument("--out", default="bench-out/encode", help="scratch folder")
     parser.add_argument("--dict-mbp", type=float, default=2.0, help="prefix for baseline 1")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of seqcnn encode (median)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,25 +150,33 @@ def main() -> None:
             if not path.exists():
                 write_fasta(path, n, length, seed=length, compress=compress)
             mbp = n * length / 1e6
-            t_cli, rss = run_measured([*seqcnn, str(path), "-o", str(out / f"{name}.ds")])
             t_read, _ = timed(read_only, path)
             t_lut, _ = timed(per_sequence_lut, path)
             t_dict, dict_bases = timed(per_base_dict, path, int(args.dict_mbp * 1e6))
             output_mb = n * length / 1e6  # one byte per base on disk
-            rows.append(
-                {
-                    "input": name,
-                    "Mbp": mbp,
-                    "seqcnn encode Mbp/s": mbp / t_cli,
-                    "read only Mbp/s": mbp / t_read,
-                    "per-seq LUT Mbp/s": mbp / t_lut,
-                    "SeqIO+dict Mbp/s": dict_bases / 1e6 / t_dict,
-                    "x SeqIO+dict": (mbp / t_cli) / (dict_bases / 1e6 / t_dict),
-                    "x per-seq LUT": (mbp / t_cli) / (mbp / t_lut),
-                    "peak RSS MB": rss,
-                    "RSS / output": rss / output_mb,
-                }
-            )
+            # Compressed input is read by one process whatever --workers says.
+            for workers in ["1", str(default_workers())] if not compress else ["1"]:
+                runs = [
+                    run_measured([*seqcnn, "-j", workers, str(path), "-o", str(out / f"{name}.ds")])
+                    for _ in range(args.repeats)
+                ]
+                t_cli = statistics.median(t for t, _ in runs)
+                rss = max(r for _, r in runs)
+                rows.append(
+                    {
+                        "input": name,
+                        "workers": workers,
+                        "Mbp": mbp,
+                        "seqcnn encode Mbp/s": mbp / t_cli,
+                        "read only Mbp/s": mbp / t_read,
+                        "per-seq LUT Mbp/s": mbp / t_lut,
+                        "SeqIO+dict Mbp/s": dict_bases / 1e6 / t_dict,
+                        "x SeqIO+dict": (mbp / t_cli) / (dict_bases / 1e6 / t_dict),
+                        "x per-seq LUT": (mbp / t_cli) / (mbp / t_lut),
+                        "peak RSS MB": rss,
+                        "RSS / output": rss / output_mb,
+                    }
+                )
     header = list(rows[0])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

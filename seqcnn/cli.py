@@ -117,6 +117,12 @@ def cli(debug: bool) -> None:
 @click.option(
     "--shuffle-seed", type=int, default=0, show_default=True, help="Seed of the shuffles."
 )
+@click.option(
+    "-j",
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes reading a large plain FASTA at once [default: CPUs available, at most 8].",
+)
 @click.option("-f", "--force", is_flag=True, help="Replace an existing output folder.")
 @quiet_option
 def encode(
@@ -135,6 +141,7 @@ def encode(
     shuffled_negatives,
     shuffle_copies,
     shuffle_seed,
+    workers,
     force,
     quiet,
 ):
@@ -169,6 +176,7 @@ def encode(
         shuffle_seed=shuffle_seed,
         overwrite=force,
         progress=_progress(quiet),
+        workers=workers,
     )
     task_text = f", task {dataset.task} ({', '.join(dataset.label_names)})" if dataset.task else ""
     click.echo(f"wrote {out}: {len(dataset)} sequences of {dataset.length} bp{task_text}", err=True)

@@ -18,7 +18,6 @@ one-hot on the fly.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -29,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_directory
-from ._progress import progress_bar
+from ._sequences import default_workers, read_batches, write_sequences
 from ._version import __version__
 from .errors import DataError, UsageError
-from .fasta import IUPAC_CODES, _display_name, read_fasta_records
+from .fasta import IUPAC_CODES, _display_name
 from .labels import (
     check_task,
     class_name_from_path,
@@ -40,13 +39,12 @@ from .labels import (
     parse_header_labels,
     read_label_table,
 )
-from .onehot import _check_crop, _check_n_encoding, codes_to_one_hot, encode_sequences
+from .onehot import _check_crop, _check_n_encoding, codes_to_one_hot
 
 __all__ = ["Dataset", "encode", "load_dataset", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "seqcnn-dataset"
 FORMAT_VERSION = 1
-_BATCH_BASES = 1 << 22  # ~4 Mbp per encoding batch: big enough to be fast, small in memory
 
 
 @dataclass
@@ -195,6 +193,7 @@ def encode(
     shuffle_seed: int = 0,
     overwrite: bool = False,
     progress: bool | None = False,
+    workers: int | None = None,
 ) -> Dataset:
     """Encode FASTA file(s) and their labels into a dataset folder.
 
@@ -235,6 +234,9 @@ def encode(
         Replace an existing dataset folder.
     progress
         Show a progress bar on stderr (``None``: only when stderr is a terminal).
+    workers
+        Processes that read a large plain FASTA file at once, each a part of the file
+        (default: the CPUs available, at most 8).  The result is the same for any number.
 
     Returns
     -------
@@ -285,18 +287,18 @@ def encode(
             raise UsageError(f"class names must differ, got {', '.join(classes)}; use --classes")
     if files.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
+    workers = default_workers() if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"workers must be a positive number of processes, got {workers!r}")
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        sources = [
-            (_display_name(f), read_fasta_records(f, check_duplicates=False, with_description=True))
-            for f in files
-        ]
+        sources = [(_display_name(f), f) for f in files]
         if shuffled_negatives:
             sources = _with_shuffled_negatives(
                 sources, tmp / "negatives.fa", shuffled_negatives, shuffle_seed
             )
-        ids, file_index, descriptions, hasher, seq_length = _write_sequences(
-            sources, tmp / "sequences.u8", length, crop, header_labels, progress
+        ids, file_index, descriptions, hasher, seq_length = write_sequences(
+            sources, tmp / "sequences.u8", length, crop, header_labels, progress, workers
         )
         (tmp / "negatives.fa").unlink(missing_ok=True)
         n = len(ids)
@@ -381,90 +383,21 @@ def _with_shuffled_negatives(sources, negatives_path, copies, seed):
     rng = np.random.default_rng(seed)
     suffixes = ["_shuf"] + [f"_shuf{i}" for i in range(2, copies + 1)]
 
-    def tee(records, handle):
-        for record_id, description, sequence in records:
-            for suffix in suffixes:
-                handle.write(f">{record_id}{suffix}\n{dinucleotide_shuffle(sequence, rng)}\n")
-            yield record_id, description, sequence
+    def tee(batches, handle):
+        for batch in batches:
+            for record_id, sequence in zip(batch[0], batch[2], strict=True):
+                for suffix in suffixes:
+                    handle.write(f">{record_id}{suffix}\n{dinucleotide_shuffle(sequence, rng)}\n")
+            yield batch
 
     def positives_then_negatives():
         with open(negatives_path, "w", encoding="latin-1") as handle:
-            for name, records in sources:
-                yield name, tee(records, handle)
+            for name, path in sources:
+                yield name, tee(read_batches(path), handle)
         names = ", ".join(name for name, _ in sources)
-        yield (
-            f"shuffled copies of {names}",
-            read_fasta_records(negatives_path, check_duplicates=False, with_description=True),
-        )
+        yield f"shuffled copies of {names}", str(negatives_path)
 
     return positives_then_negatives()
-
-
-def _write_sequences(sources, seq_path, length, crop, keep_descriptions, progress):
-    """Stream ``(name, records)`` sources into ``seq_path``; return ids and bookkeeping.
-
-    The per-record work is kept to a few list appends: lengths, letters and duplicate ids
-    are checked per batch with vectorised code, which is what keeps encoding close to the
-    speed of reading.
-    """
-    ids: list[str] = []
-    file_index: list[int] = []
-    descriptions: list[str] = []
-    seen: set[str] = set()
-    hasher = hashlib.sha256()
-    seq_length = length
-    bar = progress_bar(progress, desc="encoding", unit=" seqs")
-    with open(seq_path, "wb") as out, bar:
-        first = 0
-
-        def flush(batch: list[str], name: str) -> None:
-            nonlocal seq_length, first
-            batch_ids = ids[first:]
-            seen.update(batch_ids)
-            if len(seen) != len(ids):
-                _raise_duplicate(ids, name)
-            codes = encode_sequences(batch, length, crop, ids=batch_ids, path=name)
-            if seq_length is None:
-                seq_length = codes.shape[1]
-            elif codes.shape[1] != seq_length:
-                row = int(np.flatnonzero([len(s) != seq_length for s in batch])[0])
-                raise DataError(
-                    f"length {len(batch[row])} differs from the {seq_length} bases of the "
-                    f"first record ('{ids[0]}'); all records must share one length, or "
-                    "pass --length L to pad or crop them",
-                    path=name,
-                    record=batch_ids[row],
-                )
-            out.write(codes.data)
-            hasher.update(codes.data)
-            bar.update(len(batch))
-            batch.clear()
-            first = len(ids)
-
-        for k, (name, records) in enumerate(sources):
-            batch: list[str] = []
-            batch_bases = 0
-            for record_id, description, sequence in records:
-                ids.append(record_id)
-                batch.append(sequence)
-                if keep_descriptions:
-                    descriptions.append(description)
-                batch_bases += len(sequence)
-                if batch_bases >= _BATCH_BASES:
-                    flush(batch, name)
-                    batch_bases = 0
-            if batch:
-                flush(batch, name)
-            file_index.extend([k] * (len(ids) - len(file_index)))
-    return ids, file_index, descriptions, hasher, seq_length or 0
-
-
-def _raise_duplicate(ids: list[str], name: str):
-    seen: set[str] = set()
-    for record_id in ids:
-        if record_id in seen:
-            raise DataError("duplicate record id (ids must be unique)", path=name, record=record_id)
-        seen.add(record_id)
 
 
 def _labels_from_headers(ids, descriptions, label_columns, task, files):

@@ -40,6 +40,10 @@ class SeqcnnError(Exception):
         self.record = record
         super().__init__(self.format())
 
+    def __reduce__(self):
+        # Keep file and record when an error travels back from a worker process.
+        return type(self), (self.message, self.path, self.record)
+
     def format(self) -> str:
         """The one-line message: ``file: record 'id': problem``."""
         parts = []

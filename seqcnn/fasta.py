@@ -29,7 +29,10 @@ __all__ = [
     "ALPHABET",
     "IUPAC_CODES",
     "read_fasta",
+    "read_fasta_batches",
     "read_fasta_records",
+    "fasta_byte_ranges",
+    "count_records",
     "reverse_complement",
     "write_fasta",
     "open_binary",
@@ -95,18 +98,252 @@ def open_binary(path: PathLike):
 
 
 @contextmanager
-def open_text(path: PathLike):
+def open_text(path: PathLike, byte_range: tuple[int, int] | None = None):
     """Open a possibly compressed text file (or ``-`` for standard input) for reading.
 
     As :func:`open_binary`, decoded as Latin-1 with universal newlines.
+
+    Parameters
+    ----------
+    path
+        A file path, or ``"-"`` for standard input.
+    byte_range
+        ``(start, end)``: read only these bytes of a plain (uncompressed) file.
 
     Yields
     ------
     io.TextIOBase
         A text handle; undecodable bytes are replaced, so they surface as invalid letters.
     """
-    with open_binary(path) as binary:
-        yield io.TextIOWrapper(binary, encoding="latin-1", newline=None)
+    if byte_range is None:
+        with open_binary(path) as binary:
+            yield io.TextIOWrapper(binary, encoding="latin-1", newline=None)
+        return
+    with open(path, "rb", buffering=0) as raw:
+        part = io.BufferedReader(_ByteRange(raw, *byte_range), buffer_size=1 << 20)
+        yield io.TextIOWrapper(part, encoding="latin-1", newline=None)
+
+
+class _ByteRange(io.RawIOBase):
+    """The bytes ``[start, end)`` of an open file, as a readable raw stream."""
+
+    def __init__(self, raw, start: int, end: int):
+        super().__init__()
+        self._raw, self._left = raw, end - start
+        raw.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer)[: self._left]
+        n = self._raw.readinto(view) if len(view) else 0
+        self._left -= n
+        return n
+
+
+def fasta_byte_ranges(
+    path: PathLike, n_parts: int, min_bytes: int = 1 << 24
+) -> list[tuple[int, int]]:
+    """Cut a plain FASTA file into about ``n_parts`` byte ranges that start at a record.
+
+    Each cut is placed at the first header line (``>`` after a newline) past an even
+    share of the file, so parsing the ranges one after another gives exactly the records
+    of the whole file.  Compressed files, standard input and files smaller than
+    ``2 * min_bytes`` give one range (or none, for standard input and compressed files).
+
+    Parameters
+    ----------
+    path
+        The FASTA file.
+    n_parts
+        How many ranges are wanted.
+    min_bytes
+        The smallest range worth a process of its own.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(start, end)`` byte offsets covering the file; empty when the file cannot be
+        read in ranges (standard input, compressed, not a regular file).
+    """
+    if str(path) == "-" or not os.path.isfile(path):
+        return []
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        if handle.read(2) == b"\x1f\x8b":
+            return []
+        n_parts = max(1, min(n_parts, size // max(min_bytes, 1)))
+        cuts = [0]
+        for k in range(1, n_parts):
+            position = max(k * size // n_parts, cuts[-1]) - 1
+            handle.seek(position)
+            tail = b""
+            while True:
+                chunk = handle.read(1 << 16)
+                if not chunk:
+                    position = size
+                    break
+                found = (tail + chunk).find(b"\n>")
+                if found >= 0:
+                    position += found - len(tail) + 1
+                    break
+                position += len(chunk)
+                tail = chunk[-1:]
+            if cuts[-1] < position < size:
+                cuts.append(position)
+    return list(zip(cuts, [*cuts[1:], size], strict=True))
+
+
+def count_records(path: PathLike, byte_range: tuple[int, int] | None = None) -> int:
+    """Count the header lines (``>`` at the start of a line) of a plain FASTA file.
+
+    This is the number of records Biopython's parser finds there, at the speed of
+    reading the bytes; it places each part of a file encoded in parallel.
+
+    Parameters
+    ----------
+    path
+        A plain (uncompressed) FASTA file.
+    byte_range
+        ``(start, end)`` from :func:`fasta_byte_ranges`; ``start`` must be at the start
+        of a line.  Default: the whole file.
+    """
+    start, end = byte_range if byte_range is not None else (0, os.path.getsize(path))
+    n = 0
+    previous = ord("\n")  # the range starts at the start of a line
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = np.frombuffer(handle.read(min(left, 1 << 24)), dtype=np.uint8)
+            if not chunk.size:
+                break
+            left -= chunk.size
+            at = np.flatnonzero(chunk == ord(">"))  # a '>' counts after a line end
+            before = chunk[np.maximum(at - 1, 0)]
+            if at.size and at[0] == 0:
+                before[0] = previous
+            n += int(np.count_nonzero((before == ord("\n")) | (before == ord("\r"))))
+            previous = chunk[-1]
+    return n
+
+
+def read_fasta_batches(
+    path: PathLike,
+    *,
+    batch_bases: int = 1 << 22,
+    check_duplicates: bool = True,
+    allow_empty: bool = False,
+    byte_range: tuple[int, int] | None = None,
+) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """Iterate over the raw records of a FASTA file in batches of about ``batch_bases``.
+
+    This is the reading loop behind every FASTA reader in seqcnn: one pass over
+    Biopython's ``SimpleFastaParser`` that checks each record and collects it into lists,
+    so that what follows (letter checks, encoding) can work on a whole batch at once.
+    Sequences are returned exactly as written (case kept, letters not checked).
+
+    Parameters
+    ----------
+    path
+        Plain, gzip or bgzip FASTA file, or ``"-"`` for standard input.
+    batch_bases
+        Yield a batch once it holds at least this many bases.
+    check_duplicates
+        Raise an error when a record id appears twice (keeps a set of the ids seen).
+    allow_empty
+        Accept a file with no records (yield nothing) instead of raising an error.
+    byte_range
+        ``(start, end)`` from :func:`fasta_byte_ranges`: read only the records there.
+
+    Yields
+    ------
+    tuple of (list of str, list of str, list of str)
+        Record ids, descriptions (the header text after the id) and sequences.
+
+    Raises
+    ------
+    DataError
+        Not FASTA, empty file, empty record, missing or duplicate id, truncated or corrupt
+        gzip data.
+    """
+    name = _display_name(path)
+    seen: set[str] = set()
+    last_id = None
+    try:
+        with open_text(path, byte_range) as handle:
+            first = ""
+            for line in handle:
+                if line.strip():
+                    first = line
+                    break
+            if not first:
+                if allow_empty:
+                    return
+                raise DataError("file is empty: no FASTA records found", path=name)
+            if not first.startswith(">"):
+                snippet = first.strip()[:30]
+                raise DataError(
+                    f"not a FASTA file: the first line should start with '>' but is '{snippet}'",
+                    path=name,
+                )
+            ids: list[str] = []
+            descriptions: list[str] = []
+            sequences: list[str] = []
+            bases = 0
+            for title, sequence in SimpleFastaParser(itertools.chain([first], handle)):
+                fields = title.split(None, 1)
+                if not (fields and sequence):
+                    _raise_bad_record(fields, ids[-1] if ids else last_id, name)
+                ids.append(fields[0])
+                descriptions.append(fields[1] if len(fields) > 1 else "")
+                sequences.append(sequence)
+                bases += len(sequence)
+                if bases >= batch_bases:
+                    last_id = ids[-1]
+                    if check_duplicates:
+                        check_unique(seen, ids, name)
+                    yield ids, descriptions, sequences
+                    ids, descriptions, sequences, bases = [], [], [], 0
+            if ids:
+                last_id = ids[-1]
+                if check_duplicates:
+                    check_unique(seen, ids, name)
+                yield ids, descriptions, sequences
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        where = f" after record '{last_id}'" if last_id else ""
+        raise DataError(f"truncated or corrupt gzip data{where} ({err})", path=name) from None
+
+
+def _raise_bad_record(fields: list[str], previous: str | None, name: str):
+    if not fields:
+        raise DataError(
+            f"a header line has no record id (after record '{previous}')"
+            if previous
+            else "the first header line has no record id",
+            path=name,
+        )
+    raise DataError("empty sequence", path=name, record=fields[0])
+
+
+def check_unique(seen: set[str], ids: list[str], name: str | None = None) -> None:
+    """Add a batch of record ids to ``seen``, raising if any repeats an id already seen.
+
+    Raises
+    ------
+    DataError
+        Naming the first repeated id (in ``ids`` order) and the file ``name``.
+    """
+    batch = set(ids)
+    if len(batch) == len(ids) and seen.isdisjoint(batch):
+        seen |= batch
+        return
+    earlier: set[str] = set()
+    for record_id in ids:
+        if record_id in seen or record_id in earlier:
+            raise DataError("duplicate record id (ids must be unique)", path=name, record=record_id)
+        earlier.add(record_id)
 
 
 def read_fasta_records(
@@ -139,51 +376,15 @@ def read_fasta_records(
         Not FASTA, empty file, empty record, missing or duplicate id, truncated or corrupt
         gzip data.
     """
-    name = _display_name(path)
-    seen: set[str] = set()
-    record_id = None
-    try:
-        with open_text(path) as handle:
-            first = ""
-            for line in handle:
-                if line.strip():
-                    first = line
-                    break
-            if not first:
-                if allow_empty:
-                    return
-                raise DataError("file is empty: no FASTA records found", path=name)
-            if not first.startswith(">"):
-                snippet = first.strip()[:30]
-                raise DataError(
-                    f"not a FASTA file: the first line should start with '>' but is '{snippet}'",
-                    path=name,
-                )
-            for title, sequence in SimpleFastaParser(itertools.chain([first], handle)):
-                fields = title.split(None, 1)
-                if not fields:
-                    raise DataError(
-                        f"a header line has no record id (after record '{record_id}')"
-                        if record_id
-                        else "the first header line has no record id",
-                        path=name,
-                    )
-                record_id = fields[0]
-                if not sequence:
-                    raise DataError("empty sequence", path=name, record=record_id)
-                if check_duplicates:
-                    if record_id in seen:
-                        raise DataError(
-                            "duplicate record id (ids must be unique)", path=name, record=record_id
-                        )
-                    seen.add(record_id)
-                if with_description:
-                    yield record_id, fields[1] if len(fields) > 1 else "", sequence
-                else:
-                    yield record_id, sequence
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        where = f" after record '{record_id}'" if record_id else ""
-        raise DataError(f"truncated or corrupt gzip data{where} ({err})", path=name) from None
+    # Small batches keep streaming callers (predict) responsive on slow input.
+    batches = read_fasta_batches(
+        path, batch_bases=1 << 16, check_duplicates=check_duplicates, allow_empty=allow_empty
+    )
+    for ids, descriptions, sequences in batches:
+        if with_description:
+            yield from zip(ids, descriptions, sequences, strict=True)
+        else:
+            yield from zip(ids, sequences, strict=True)
 
 
 def SimpleFastaParser(handle):  # noqa: N802 - Biopython's name
