@@ -12,9 +12,13 @@ vertebrates.  Two numbers per model:
   default database of ``seqcnn interpret``) and against all versions, because eight of the
   twelve planted matrices are older versions (``MA0477.1 FOSL1``) that the latest release
   has replaced by different matrices.
-* **filters matching a planted motif**: of the filters with >= 10 sites, the fraction whose
-  best JASPAR match (all versions) is a planted TF, Koo & Eddy's measure.  They report 30/30
-  for CNN-25 and 0/30 for CNN-2.
+* **filters matching a planted motif**, two ways, of the filters with >= 10 sites:
+  the fraction whose *best* JASPAR match (all versions) is a planted TF (strict), and the
+  fraction with *any* significant match to a planted TF (q < 0.05; the planted matrix, any
+  other version of it, or another matrix of the same TF).  The second is the measure of
+  Koo & Eddy (2019) and Koo & Ploenzke (2021), who count a filter as matching when any of
+  its Tomtom hits (E < 0.1) is a version of a ground-truth matrix; they report 30/30 for
+  CNN-25 and 0/30 for CNN-2.
 
 Variants (``--variants``): ``default`` (seqcnn's cnn: 64 filters, exp activation, pool 25),
 ``relu`` (the same with relu), and Koo & Eddy's ``cnn25`` (30 filters, relu, pool 25, then
@@ -107,8 +111,20 @@ def motif_recovery(model, dataset) -> dict:
     result = {"n_filters": len(motifs), "n_exported": len(exported)}
     for versions in ("latest", "all"):
         database = seqcnn.jaspar_motifs(all_versions=versions == "all")
-        matches = seqcnn.match_motifs(motifs, database, n_matches=1, q_threshold=0.05)
-        best = {row.filter: (row.match_id, row.match_name) for row in matches.itertuples()}
+        matches = seqcnn.match_motifs(motifs, database, n_matches=50, q_threshold=0.05)
+        best = {
+            row.filter: (row.match_id, row.match_name)
+            for row in matches.itertuples()
+            if row.rank == 1
+        }
+        if versions == "all":
+            hits = matches.groupby("filter")[["match_id", "match_name"]]
+            result["planted_hit"] = {
+                name: any(
+                    is_planted(i, n, planted, wanted) for i, n in zip(*group.T.values, strict=True)
+                )
+                for name, group in hits
+            }
         found: dict[str, list[str]] = {}
         for filter_name, (match_id, match_name) in best.items():
             for tf in tf_names(match_name) & set(wanted):
@@ -125,7 +141,18 @@ def motif_recovery(model, dataset) -> dict:
         bool(tf_names(best_all[m.name][1]) & set(wanted)) for m in exported if m.name in best_all
     )
     result["n_matched_filters"] = sum(m.name in best_all for m in exported)
+    result["n_any_planted_filters"] = sum(
+        result["planted_hit"].get(m.name, False) for m in exported
+    )
     return result
+
+
+def is_planted(match_id: str, match_name: str, planted: dict, wanted: dict) -> bool:
+    """A JASPAR match of a planted TF: same TF name, or another version of a planted matrix."""
+    base = match_id.split(".")[0]
+    return bool(tf_names(match_name) & set(wanted)) or any(
+        base == planted_id.split(".")[0] for planted_id in planted
+    )
 
 
 def describe_recovery(name: str, recovery: dict) -> str:
@@ -140,7 +167,9 @@ def describe_recovery(name: str, recovery: dict) -> str:
         f"  filters: {recovery['n_filters']}, >=10 sites {recovery['n_exported']}, "
         f"any JASPAR match {recovery['n_matched_filters']}, planted TF "
         f"{recovery['n_planted_filters']} "
-        f"({recovery['n_planted_filters'] / max(recovery['n_exported'], 1):.0%})"
+        f"({recovery['n_planted_filters'] / max(recovery['n_exported'], 1):.0%}), "
+        f"any significant match a planted TF {recovery['n_any_planted_filters']} "
+        f"({recovery['n_any_planted_filters'] / max(recovery['n_exported'], 1):.0%})"
     )
     return "\n".join(lines)
 
@@ -181,18 +210,20 @@ def main() -> None:
     )
     header = (
         "| model | test AUROC | test AUPRC | planted found (latest JASPAR) | planted found "
-        "(all versions) | filters >= 10 sites | matching a planted TF | published | "
-        "train min |"
+        "(all versions) | filters >= 10 sites | best match a planted TF | any match a "
+        "planted TF | published | train min |"
     )
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for name, metrics, r, seconds in rows:
         share = r["n_planted_filters"] / max(r["n_exported"], 1)
+        share_any = r["n_any_planted_filters"] / max(r["n_exported"], 1)
         print(
             f"| {name} | {metrics.get('auroc', float('nan')):.4f} | "
             f"{metrics.get('auprc', float('nan')):.4f} | {12 - len(r['latest']['missed'])}/12 | "
             f"{12 - len(r['all']['missed'])}/12 | {r['n_exported']}/{r['n_filters']} | "
             f"{r['n_planted_filters']}/{r['n_exported']} ({share:.0%}) | "
+            f"{r['n_any_planted_filters']}/{r['n_exported']} ({share_any:.0%}) | "
             f"{PUBLISHED.get(name, '')} | {seconds / 60:.1f} |"
         )
 
