@@ -135,10 +135,15 @@ def test_macro_f1_hand_value():
 # --------------------------------------------------------------------------- correlation
 
 
+def round6(value: float) -> float:
+    return round(value, 6)
+
+
 @SETTINGS
 @given(
     values=st.lists(
-        st.tuples(st.integers(-4, 4), st.floats(-100, 100, allow_nan=False)),
+        # Rounded: values near 1e-308 make both implementations' products underflow.
+        st.tuples(st.integers(-4, 4), st.floats(-100, 100, allow_nan=False).map(round6)),
         min_size=3,
         max_size=40,
     )
