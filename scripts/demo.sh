@@ -8,7 +8,7 @@ mkdir -p "$out"
 echo "== 1/4 encode: data/planted.fa.gz + labels -> $out/planted.ds"
 $seqcnn encode data/planted.fa.gz --labels data/planted_labels.tsv.gz -o "$out/planted.ds" --force
 
-echo "== 2/4 train: default cnn (exponential first layer), 70/10/20 split, rc augmentation"
+echo "== 2/4 train: default cnn, 70/10/20 split, rc augmentation"
 $seqcnn train "$out/planted.ds" -o "$out/seqcnn_model" --test-fraction 0.2 --rc-augment --force
 $seqcnn describe "$out/seqcnn_model" | tail -3
 

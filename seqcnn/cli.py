@@ -242,9 +242,16 @@ def _parse_model_options(pairs: tuple[str, ...]) -> dict:
 @click.option(
     "--first-activation",
     type=click.Choice(["relu", "exp", "gelu", "elu", "softplus"]),
-    help="First-layer activation; 'exp' gives more interpretable filters.",
+    help="First-layer activation [default: the architecture's, relu]; 'exp' makes the "
+    "filters of deep towers (resnet, dilated) learn whole motifs.",
 )
-@click.option("--epochs", type=int, default=40, show_default=True, help="Maximum epochs.")
+@click.option(
+    "--epochs",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Maximum epochs (early stopping usually ends sooner).",
+)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option(
     "--lr",

@@ -90,7 +90,7 @@ class TrainOptions:
 
     architecture: str = "cnn"
     model_options: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 40
+    epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-3
