@@ -219,8 +219,7 @@ def _encode_in_parallel(writer, name, path, ranges, seq_path):
         with closing(read_fasta_batches(path, batch_bases=1)) as batches:
             ids, _, sequences = next(batches)
         writer.expect(len(sequences[0]), ids[0])
-    row_bytes = writer.seq_length
-    expected = (writer.seq_length, writer.first_id) if writer.length is None else None
+    row_bytes = writer.seq_length  # every row has this many codes, with or without --length
     writer.close_thread()  # a forked worker inherits no thread and nothing unwritten
     writer.out.flush()
     first_row = len(writer.ids)
@@ -232,7 +231,7 @@ def _encode_in_parallel(writer, name, path, ranges, seq_path):
             process = context.Process(
                 target=_encode_range,
                 args=(there, path, byte_range, str(seq_path), writer.length, writer.crop,
-                      writer.keep_descriptions, expected),
+                      writer.keep_descriptions, (row_bytes, writer.first_id)),
                 daemon=True,
             )  # fmt: skip
             process.start()
@@ -292,7 +291,7 @@ def _check_count(parsed: int, counted: int, name: str, byte_range) -> None:
         )
 
 
-def _encode_range(connection, path, byte_range, seq_path, length, crop, keep, expected):
+def _encode_range(connection, path, byte_range, seq_path, length, crop, keep, first_record):
     """Worker: count the records of ``byte_range``, learn their first row, write them."""
     try:
         counted = count_records(path, byte_range)
@@ -300,10 +299,10 @@ def _encode_range(connection, path, byte_range, seq_path, length, crop, keep, ex
         first_row = connection.recv()
         name = _display_name(path)
         with open(seq_path, "r+b") as out:
-            out.seek(first_row * (length or expected[0]))
+            row_bytes, first_id = first_record  # the data set's length and first record
+            out.seek(first_row * row_bytes)
             with SequenceWriter(out, length, crop, keep, hashed=False) as writer:
-                if expected is not None:
-                    writer.expect(*expected)
+                writer.expect(row_bytes, first_id)
                 for batch in read_batches(path, byte_range):
                     writer.add_batch(*batch, name)
         _check_count(len(writer.ids), counted, name, byte_range)
