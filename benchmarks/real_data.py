@@ -11,9 +11,9 @@ Runs from a data folder laid out like ``../shared/data`` (its README describes t
 3. **PUM2 eCLIP** (``pum2/PUM2_{train,valid,test}.csv.gz``, 101 nt, the given split by
    chromosome): default ``cnn`` without reverse-complement augmentation (RNA has a strand);
    test AUPRC, and a filter must show the PUM2 element TGTAnATA (UGUAnAUA).
-4. **Planted motifs** (``data/``, Koo & Eddy's recipe): ``cnn`` with exp and relu first
-   layers, ``resnet`` and ``dilated`` with their defaults; test AUROC/AUPRC and the share of
-   filters whose best JASPAR match is a planted TF (see ``benchmarks/motifs.py``).
+4. **Planted motifs** (``data/``, Koo & Eddy's recipe): ``cnn`` with its default relu and
+   with an exp first layer, ``resnet`` and ``dilated`` with their defaults; test AUROC/AUPRC
+   and the share of filters matching a planted TF (see ``benchmarks/motifs.py``).
 
 Every entry is trained with seed 0 and the default options.  The table (dataset, split,
 model, wall time, metric, published, ours) is printed, written between markers into
@@ -144,11 +144,11 @@ def consensus(pwm: np.ndarray, min_probability: float = 0.5) -> str:
 
 
 def planted(out: Path) -> list[dict]:
-    """The planted-motif set with cnn (exp, relu), resnet and dilated."""
+    """The planted-motif set with cnn (relu, exp), resnet and dilated."""
     dataset = planted_motifs.planted_dataset(out)
     variants = [
-        ("cnn", "exp (default)", {}),
-        ("cnn", "relu", {"first_activation": "relu"}),
+        ("cnn", "relu (default)", {}),
+        ("cnn", "exp", {"first_activation": "exp"}),
         ("resnet", "default", {}),
         ("dilated", "default", {}),
     ]
@@ -163,6 +163,7 @@ def planted(out: Path) -> list[dict]:
         recovery = planted_motifs.motif_recovery(result.model, dataset)
         print(planted_motifs.describe_recovery(name, recovery), flush=True)
         share = recovery["n_planted_filters"] / max(recovery["n_exported"], 1)
+        share_any = recovery["n_any_planted_filters"] / max(recovery["n_exported"], 1)
         rows.append(
             {
                 "architecture": architecture,
@@ -171,6 +172,7 @@ def planted(out: Path) -> list[dict]:
                 "seconds": seconds,
                 "recovery": recovery,
                 "share": share,
+                "share_any": share_any,
             }
         )
     return rows
@@ -213,10 +215,11 @@ def table(results: dict) -> tuple[str, list[tuple[str, float, float | None]]]:
         lines.append(
             f"| planted motifs (30,000 x 200 bp, 12 motifs) | random 70/10/20 | {model} | "
             f"{row['seconds'] / 60:.1f} min | AUROC / AUPRC | Koo & Eddy CNNs ~0.95-0.98 "
-            f"AUROC | {m['auroc']:.4f} / {m['auprc']:.4f} | filters matching a planted TF "
-            f"{rec['n_planted_filters']}/{rec['n_exported']} ({row['share']:.0%}; Koo & Eddy "
-            f"CNN-25 30/30, CNN-2 0/30); planted motifs found {12 - len(rec['latest']['missed'])}"
-            f"/12 |"
+            f"AUROC | {m['auroc']:.4f} / {m['auprc']:.4f} | filters matching a planted TF: "
+            f"any match {rec['n_any_planted_filters']}/{rec['n_exported']} "
+            f"({row['share_any']:.0%}; Koo & Eddy CNN-25 30/30, CNN-2 0/30), best match "
+            f"{rec['n_planted_filters']}/{rec['n_exported']} ({row['share']:.0%}); planted "
+            f"motifs found {12 - len(rec['all']['missed'])}/12 (all JASPAR versions) |"
         )
         bars.append((f"planted {model} AUROC", m["auroc"], None))
     return "\n".join(lines), bars
