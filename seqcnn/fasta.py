@@ -211,22 +211,35 @@ def count_records(path: PathLike, byte_range: tuple[int, int] | None = None) -> 
     """
     start, end = byte_range if byte_range is not None else (0, os.path.getsize(path))
     n = 0
-    previous = ord("\n")  # the range starts at the start of a line
+    line_start = True  # the range starts at the start of a line
     with open(path, "rb") as handle:
         handle.seek(start)
         left = end - start
-        while left > 0:
-            chunk = np.frombuffer(handle.read(min(left, 1 << 24)), dtype=np.uint8)
-            if not chunk.size:
-                break
-            left -= chunk.size
-            at = np.flatnonzero(chunk == ord(">"))  # a '>' counts after a line end
-            before = chunk[np.maximum(at - 1, 0)]
-            if at.size and at[0] == 0:
-                before[0] = previous
-            n += int(np.count_nonzero((before == ord("\n")) | (before == ord("\r"))))
-            previous = chunk[-1]
+        while left > 0 and (block := handle.read(min(left, 1 << 24))):
+            left -= len(block)
+            n += len(_header_starts(block, line_start))
+            line_start = block[-1] in _NEWLINES
     return n
+
+
+_NEWLINES = (ord("\n"), ord("\r"))
+
+
+def _header_starts(block: bytes, line_start: bool) -> np.ndarray:
+    """Offsets of the ``>`` that begin a line in ``block`` (vectorised).
+
+    ``line_start`` says whether the block itself begins a line, so that a file read block
+    by block is searched as a whole.
+    """
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.flatnonzero(data == ord(">"))
+    if starts.size:
+        before = data[np.maximum(starts - 1, 0)]
+        at_line_start = (before == _NEWLINES[0]) | (before == _NEWLINES[1])
+        if starts[0] == 0:
+            at_line_start[0] = line_start
+        starts = starts[at_line_start]
+    return starts
 
 
 def read_fasta_batches(

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import DataError, UsageError
-from .fasta import _display_name, open_binary
+from .fasta import _NEWLINES, _display_name, _header_starts, open_binary
 
 __all__ = ["Shard", "split_fasta", "shard_sizes", "shard_names", "gather_tables"]
 
@@ -46,8 +46,6 @@ BLOCK_BYTES = 1 << 22
 CHUNK_ROWS = 65536
 #: Where shard names put the shard number (zero-padded to at least 3 digits).
 INDEX = "{index}"
-
-_NEWLINES = (ord("\n"), ord("\r"))
 
 
 class Shard(NamedTuple):
@@ -178,19 +176,6 @@ def _blocks(path: str | os.PathLike) -> Iterator[bytes]:
         raise DataError(
             f"truncated or corrupt gzip data ({err})", path=_display_name(path)
         ) from None
-
-
-def _header_starts(block: bytes, line_start: bool) -> np.ndarray:
-    """Offsets of the ``>`` that begin a line; ``line_start``: the block begins a line."""
-    data = np.frombuffer(block, dtype=np.uint8)
-    starts = np.flatnonzero(data == ord(">"))
-    if starts.size:
-        before = data[np.maximum(starts - 1, 0)]
-        at_line_start = (before == _NEWLINES[0]) | (before == _NEWLINES[1])
-        if starts[0] == 0:
-            at_line_start[0] = line_start
-        starts = starts[at_line_start]
-    return starts
 
 
 def _count_records(path: str | os.PathLike) -> int:
