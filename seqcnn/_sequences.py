@@ -24,9 +24,9 @@ import numpy as np
 from ._progress import progress_bar
 from .errors import DataError
 from .fasta import (
-    _display_name,
     check_unique,
     count_records,
+    display_name,
     fasta_byte_ranges,
     read_fasta_batches,
 )
@@ -297,7 +297,7 @@ def _encode_range(connection, path, byte_range, seq_path, length, crop, keep, fi
         counted = count_records(path, byte_range)
         connection.send(("count", counted))
         first_row = connection.recv()
-        name = _display_name(path)
+        name = display_name(path)
         with open(seq_path, "r+b") as out:
             row_bytes, first_id = first_record  # the data set's length and first record
             out.seek(first_row * row_bytes)

@@ -23,58 +23,11 @@ from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["Model", "save_model", "load_model", "find_model", "FORMAT", "OUTPUT_TRANSFORMS"]
+__all__ = ["Model", "as_model", "save_model", "load_model", "find_model", "FORMAT"]
 
 FORMAT = "seqcnn-model"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_DIR = "seqcnn_model"
-OUTPUT_TRANSFORMS = {
-    "binary": "sigmoid",
-    "multilabel": "sigmoid",
-    "multiclass": "softmax",
-    "regression": "identity",
-}
-
-
-def output_transform(task: str, loss: str | None = None) -> str:
-    """Name of the function that turns logits into predictions for a task."""
-    if task == "regression" and loss == "poisson":
-        return "exp"
-    return OUTPUT_TRANSFORMS[task]
-
-
-def apply_transform(logits, name: str):
-    """Apply an output transform (``sigmoid``, ``softmax``, ``exp``, ``identity``) to a tensor."""
-    import torch
-
-    if name == "sigmoid":
-        return torch.sigmoid(logits)
-    if name == "softmax":
-        return torch.softmax(logits, dim=-1)
-    if name == "exp":
-        return torch.exp(logits)
-    return logits
-
-
-def strand_mean(forward, reverse, name: str | None):
-    """Mean of the predictions for a sequence and its reverse complement, taken after the
-    output transform ``name`` (``None``: on the raw logits)."""
-    return (apply_transform(forward, name) + apply_transform(reverse, name)) / 2
-
-
-def invert_transform(values, name: str):
-    """Logits that :func:`apply_transform` maps to ``values`` (probabilities are clamped
-    away from 0 and 1 so that the logits stay finite)."""
-    import torch
-
-    if name == "sigmoid":
-        values = values.clamp(1e-7, 1 - 1e-7)
-        return torch.log(values) - torch.log1p(-values)
-    if name in ("softmax", "exp"):
-        return torch.log(values.clamp_min(1e-30))
-    return values
-
-
 class Model:
     """A trained network with everything needed to use it.
 
@@ -92,7 +45,7 @@ class Model:
     >>> model = load_model("seqcnn_model")  # doctest: +SKIP
     >>> model.task, model.output_names, model.input_length  # doctest: +SKIP
     ('binary', ['bound'], 200)
-    >>> model.predict(["ACGT" * 50])  # doctest: +SKIP
+    >>> seqcnn.predict(model, ["ACGT" * 50])  # doctest: +SKIP
     """
 
     def __init__(self, network, config: dict[str, Any], path: Path | None = None):
@@ -124,11 +77,25 @@ class Model:
     def receptive_field(self) -> int:
         return int(self.config["receptive_field"])
 
-    def predict(self, x, **kwargs):
-        """Predict; see :func:`seqcnn.predict.predict` for the arguments."""
-        from .predict import predict
+    @property
+    def rc_average(self) -> bool:
+        """Whether predictions average both strands by default (trained with
+        ``--rc-augment``)."""
+        return bool(self.config.get("rc_average", False))
 
-        return predict(self, x, **kwargs)
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one sequence's output, as the network's head declares it (``(T,)``
+        for a sequence head)."""
+        shape = getattr(self.network, "output_shape", None)
+        if callable(shape):
+            return tuple(shape(self.input_length))
+        return (len(self.output_names),)
+
+    @property
+    def source(self) -> str:
+        """Where the model came from, for messages and reports."""
+        return str(self.path) if self.path is not None else "(in memory)"
 
     def __repr__(self) -> str:
         where = f"'{self.path}', " if self.path else ""
@@ -221,7 +188,7 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Mo
     Examples
     --------
     >>> model = load_model("seqcnn_model")  # doctest: +SKIP
-    >>> model.predict(["ACGT" * 50])  # doctest: +SKIP
+    >>> seqcnn.predict(model, ["ACGT" * 50])  # doctest: +SKIP
     """
     folder = find_model(path)
     name = str(folder)
@@ -276,3 +243,77 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Mo
         detail = " ".join(line.strip() for line in first[:3])
         raise ModelError(f"weights do not fit the architecture: {detail}", path=name) from None
     return Model(network.to(device), config, path=folder)
+
+
+def as_model(model: Any = None, device: str | None = None) -> Model:
+    """The one model view, whatever the caller holds.
+
+    Parameters
+    ----------
+    model
+        A :class:`Model`; a bundle folder (``None``: ``$SEQCNN_MODEL`` or
+        ``./seqcnn_model``); or a bare network with a ``.config`` dict giving at least its
+        ``input_length`` (a :class:`seqcnn.models.SeqCNN`), whose outputs are then named
+        ``output_0``, ``output_1``, ... and kept as raw values.
+    device
+        Move the network there (``"cpu"``, ``"cuda"``, ``"auto"``, ...); ``None`` leaves it
+        where it is.
+
+    Raises
+    ------
+    ModelError
+        A bundle that cannot be loaded, or a model trained on another alphabet.
+    UsageError
+        Something that is none of the above.
+
+    Examples
+    --------
+    >>> from seqcnn.models import build_model
+    >>> view = as_model(build_model("cnn", input_length=50, n_outputs=2))
+    >>> view.output_names, view.input_length, view.transform
+    (['output_0', 'output_1'], 50, 'identity')
+    """
+    from .forward import pick_device
+
+    if isinstance(model, Model):
+        view = model
+    elif model is None or isinstance(model, (str, os.PathLike)):
+        return load_model(model, device=str(pick_device(device or "cpu")))
+    else:
+        view = _bare_network_view(model)
+    if view.config.get("alphabet", "ACGT") != "ACGT":
+        raise ModelError(
+            f"model was trained on alphabet '{view.config['alphabet']}', seqcnn reads ACGT",
+            path=view.path,
+        )
+    if device is not None:
+        view.network.to(pick_device(device))
+    return view
+
+
+def _bare_network_view(network: Any) -> Model:
+    from .errors import UsageError
+
+    config = getattr(network, "config", None)
+    if not hasattr(network, "parameters") or not isinstance(config, dict):
+        raise UsageError(
+            "expected a seqcnn Model (seqcnn.load_model), a bundle folder, or a network with a "
+            f".config dict giving its input_length; got {type(network).__name__}"
+        )
+    length = config.get("input_length") or (config.get("model") or {}).get("input_length")
+    if not length:
+        raise UsageError("the network's .config does not give its input_length")
+    n_outputs = int(config.get("n_outputs") or 1)
+    view_config = {
+        "task": config.get("task"),
+        "output_names": config.get("output_names") or [f"output_{i}" for i in range(n_outputs)],
+        "input_length": int(length),
+        "n_encoding": config.get("n_encoding", "zeros"),
+        "output_transform": config.get("output_transform", "identity"),
+        "rc_average": bool(config.get("rc_average", False)),
+        "alphabet": config.get("alphabet", "ACGT"),
+        "model": config,
+    }
+    view = Model.__new__(Model)  # keep the network's own train/eval mode
+    view.network, view.config, view.path = network, view_config, None
+    return view

@@ -30,8 +30,9 @@ import numpy as np
 from ._io import atomic_directory
 from ._sequences import default_workers, read_batches, write_sequences
 from ._version import __version__
+from .alphabet import IUPAC_CODES, check_crop, check_n_encoding
 from .errors import DataError, UsageError
-from .fasta import IUPAC_CODES, _display_name
+from .fasta import display_name
 from .labels import (
     check_task,
     class_name_from_path,
@@ -39,7 +40,7 @@ from .labels import (
     parse_header_labels,
     read_label_table,
 )
-from .onehot import _check_crop, _check_n_encoding, codes_to_one_hot
+from .onehot import codes_to_one_hot
 
 __all__ = ["Dataset", "encode", "load_dataset", "FORMAT", "FORMAT_VERSION"]
 
@@ -257,8 +258,8 @@ def encode(
     if not files:
         raise UsageError("no FASTA file given")
     check_task(task)
-    _check_crop(crop)
-    _check_n_encoding(n_encoding)
+    check_crop(crop)
+    check_n_encoding(n_encoding)
     if length is not None and length < 1:
         raise UsageError(f"--length must be a positive number of bases, got {length}")
     if isinstance(shuffled_negatives, bool) or not isinstance(shuffled_negatives, int):
@@ -292,7 +293,7 @@ def encode(
         raise UsageError(f"workers must be a positive number of processes, got {workers!r}")
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        sources = [(_display_name(f), f) for f in files]
+        sources = [(display_name(f), f) for f in files]
         if shuffled_negatives:
             sources = _with_shuffled_negatives(
                 sources, tmp / "negatives.fa", shuffled_negatives, shuffle_seed

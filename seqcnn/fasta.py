@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .alphabet import ALPHABET, COMPLEMENT_LETTERS, IUPAC_CODES, sequence_codes
 from .errors import DataError
 
 __all__ = [
@@ -39,18 +40,12 @@ __all__ = [
     "open_text",
 ]
 
-#: Nucleotide channel order of every one-hot array in seqcnn.
-ALPHABET = "ACGT"
-
-#: Every accepted sequence letter, in code order: bases, N, then the IUPAC ambiguity codes.
-IUPAC_CODES = "ACGTNRYSWKMBDHV"
-
-_COMPLEMENT = str.maketrans("ACGTNRYSWKMBDHVacgtnryswkmbdhv", "TGCANYRSWMKVHDBtgcanyrswmkvhdb")
 
 PathLike = str | os.PathLike
 
 
-def _display_name(path: PathLike) -> str:
+def display_name(path: PathLike) -> str:
+    """How a path is named in messages: ``<stdin>`` for ``-``, else the path as given."""
     return "<stdin>" if str(path) == "-" else str(path)
 
 
@@ -71,7 +66,7 @@ def open_binary(path: PathLike):
     io.BufferedIOBase
         A binary handle on the decompressed content.
     """
-    name = _display_name(path)
+    name = display_name(path)
     if str(path) == "-":
         raw = sys.stdin.buffer
         close_raw = False
@@ -217,15 +212,15 @@ def count_records(path: PathLike, byte_range: tuple[int, int] | None = None) -> 
         left = end - start
         while left > 0 and (block := handle.read(min(left, 1 << 24))):
             left -= len(block)
-            n += len(_header_starts(block, line_start))
-            line_start = block[-1] in _NEWLINES
+            n += len(header_starts(block, line_start))
+            line_start = block[-1] in NEWLINES
     return n
 
 
-_NEWLINES = (ord("\n"), ord("\r"))
+NEWLINES = (ord("\n"), ord("\r"))
 
 
-def _header_starts(block: bytes, line_start: bool) -> np.ndarray:
+def header_starts(block: bytes, line_start: bool) -> np.ndarray:
     """Offsets of the ``>`` that begin a line in ``block`` (vectorised).
 
     ``line_start`` says whether the block itself begins a line, so that a file read block
@@ -235,7 +230,7 @@ def _header_starts(block: bytes, line_start: bool) -> np.ndarray:
     starts = np.flatnonzero(data == ord(">"))
     if starts.size:
         before = data[np.maximum(starts - 1, 0)]
-        at_line_start = (before == _NEWLINES[0]) | (before == _NEWLINES[1])
+        at_line_start = (before == NEWLINES[0]) | (before == NEWLINES[1])
         if starts[0] == 0:
             at_line_start[0] = line_start
         starts = starts[at_line_start]
@@ -281,7 +276,7 @@ def read_fasta_batches(
         Not FASTA, empty file, empty record, missing or duplicate id, truncated or corrupt
         gzip data.
     """
-    name = _display_name(path)
+    name = display_name(path)
     seen: set[str] = set()
     last_id = None
     try:
@@ -435,9 +430,8 @@ def read_fasta(
     >>> for seq_id, seq in read_fasta("peaks.fa.gz"):  # doctest: +SKIP
     ...     print(seq_id, len(seq))
     """
-    from .onehot import sequence_codes
 
-    name = _display_name(path)
+    name = display_name(path)
     for record_id, sequence in read_fasta_records(
         path, check_duplicates=check_duplicates, allow_empty=allow_empty
     ):
@@ -453,7 +447,7 @@ def reverse_complement(sequence: str) -> str:
     >>> reverse_complement("AACGTN")
     'NACGTT'
     """
-    return sequence.translate(_COMPLEMENT)[::-1]
+    return sequence.translate(COMPLEMENT_LETTERS)[::-1]
 
 
 def write_fasta(records, path: PathLike, line_width: int | None = None) -> None:

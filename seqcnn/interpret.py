@@ -202,9 +202,9 @@ def _n_outputs(network: Any) -> int | None:
 
 
 def _torch_device(name: str):
-    from .train import _pick_device
+    from .forward import pick_device
 
-    return _pick_device(str(name))
+    return pick_device(str(name))
 
 
 def _resolve_target(target: int | str | None, names: list[str], attribution: str | None) -> int:
@@ -296,7 +296,7 @@ def _read_sequences(
     n_first: int,
 ) -> _Sequences:
     """Read, check, pad/crop and one-hot encode the input; keep a sample and the first few."""
-    from .fasta import _display_name
+    from .fasta import display_name
     from .onehot import codes_to_one_hot
 
     if hasattr(sequences, "shape") and hasattr(sequences, "ndim"):
@@ -304,7 +304,7 @@ def _read_sequences(
     if isinstance(sequences, (str, os.PathLike)):
         from .fasta import read_fasta_records
 
-        source = _display_name(sequences)
+        source = display_name(sequences)
         records = read_fasta_records(sequences)
     elif isinstance(sequences, Mapping) or hasattr(sequences, "items"):
         source, records = "sequences given", ((str(k), v) for k, v in sequences.items())
@@ -361,7 +361,7 @@ def _code_batches(
 def _array_sequences(
     x: Any, length: int | None, n_encoding: str, max_sequences: int | None, n_first: int
 ) -> _Sequences:
-    from .onehot import _TABLES, N_CODE
+    from .alphabet import N_CODE, ONE_HOT_TABLES
 
     x = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
     x = x[None] if x.ndim == 2 else x
@@ -379,7 +379,7 @@ def _array_sequences(
             return np.ascontiguousarray(part[:, :, start : start + length])
         if width < length:
             padded = np.empty((len(part), 4, length), dtype=np.float32)
-            padded[:] = _TABLES[n_encoding][N_CODE][:, None]
+            padded[:] = ONE_HOT_TABLES[n_encoding][N_CODE][:, None]
             left = (length - width) // 2
             padded[:, :, left : left + width] = part
             return padded
@@ -507,7 +507,7 @@ def _match(motifs: list[FilterMotif], database: Any, n_matches: int, q_threshold
 
 
 def _influence(info: _ModelInfo, x: np.ndarray, batch_size: int) -> np.ndarray:
-    from .bundle import apply_transform
+    from .forward import apply_transform
     from .motifs import filter_influence
 
     def transform(logits):

@@ -20,8 +20,21 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .errors import DataError, UsageError
-from .fasta import IUPAC_CODES
+from .alphabet import (
+    COMPLEMENT_CODES,
+    CROP_MODES,
+    INVALID_CODE,
+    IUPAC_CODES,
+    LETTER_BYTES,
+    N_CODE,
+    N_ENCODINGS,
+    ONE_HOT_TABLES,
+    check_crop,
+    check_n_encoding,
+    invalid_letter_error,
+    sequence_codes,
+)
+from .errors import DataError
 
 __all__ = [
     "N_ENCODINGS",
@@ -36,88 +49,6 @@ __all__ = [
     "rc",
     "reverse_complement_codes",
 ]
-
-N_ENCODINGS = ("zeros", "uniform", "iupac")
-CROP_MODES = ("center", "left", "right")
-N_CODE = 4
-_INVALID = 255
-
-# Letter -> code lookup over bytes: both cases, U read as T, everything else invalid.
-_LETTER_CODES = np.full(256, _INVALID, dtype=np.uint8)
-for _code, _letter in enumerate(IUPAC_CODES):
-    _LETTER_CODES[ord(_letter)] = _code
-    _LETTER_CODES[ord(_letter.lower())] = _code
-_LETTER_CODES[ord("U")] = _LETTER_CODES[ord("u")] = 3
-_LETTER_BYTES = _LETTER_CODES.tobytes()  # the same table for bytes.translate
-
-# Which bases each code stands for (IUPAC), in A, C, G, T order.
-_IUPAC_BASES = {
-    "A": "A", "C": "C", "G": "G", "T": "T", "N": "ACGT",
-    "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
-    "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG",
-}  # fmt: skip
-
-
-def _one_hot_table(n_encoding: str) -> np.ndarray:
-    table = np.zeros((len(IUPAC_CODES), 4), dtype=np.float32)
-    for code, letter in enumerate(IUPAC_CODES):
-        bases = _IUPAC_BASES[letter]
-        if len(bases) == 1:
-            table[code, "ACGT".index(bases)] = 1.0
-        elif n_encoding == "uniform":
-            table[code] = 0.25
-        elif n_encoding == "iupac":
-            for base in bases:
-                table[code, "ACGT".index(base)] = 1.0 / len(bases)
-    return table
-
-
-_TABLES = {name: _one_hot_table(name) for name in N_ENCODINGS}
-_COMPLEMENT_CODES = np.array([IUPAC_CODES.index(c) for c in "TGCANYRSWMKVHDB"], dtype=np.uint8)
-
-
-def _check_n_encoding(n_encoding: str) -> None:
-    if n_encoding not in N_ENCODINGS:
-        raise UsageError(
-            f"unknown N encoding '{n_encoding}'; choose one of {', '.join(N_ENCODINGS)}"
-        )
-
-
-def _check_crop(crop: str) -> None:
-    if crop not in CROP_MODES:
-        raise UsageError(f"unknown crop mode '{crop}'; choose one of {', '.join(CROP_MODES)}")
-
-
-def _invalid_letter_error(sequence: str, codes: np.ndarray, path, record) -> DataError:
-    position = int(np.flatnonzero(codes == _INVALID)[0])
-    letter = sequence[position]
-    return DataError(
-        f"invalid letter {letter!r} at position {position + 1}; expected A, C, G, T, U, N or "
-        "an IUPAC code (R Y S W K M B D H V)",
-        path=path,
-        record=record,
-    )
-
-
-def sequence_codes(sequence: str, path: str | None = None, record: str | None = None) -> np.ndarray:
-    """Codes (``uint8``) of one sequence, checking every letter.
-
-    Parameters
-    ----------
-    sequence
-        DNA or RNA letters in any case.
-    path, record
-        Named in the error message if a letter is invalid.
-
-    Raises
-    ------
-    DataError
-        A letter that is not a base, N or an IUPAC code, with its 1-based position.
-    """
-    codes = _LETTER_CODES[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
-    if codes.size and codes.max() == _INVALID:
-        raise _invalid_letter_error(sequence, codes, path, record)
-    return codes
 
 
 def _fit(codes: np.ndarray, length: int, crop: str) -> np.ndarray:
@@ -157,7 +88,7 @@ def encode_sequences(
     ids, path
         Used to name the record and file in error messages.
     """
-    _check_crop(crop)
+    check_crop(crop)
     n = len(sequences)
     if n == 0:
         return np.zeros((0, length or 0), dtype=np.uint8)
@@ -175,11 +106,11 @@ def encode_sequences(
     if same and (length is None or lengths[0] == length):
         # Fast path: one byte translation over the concatenated letters.
         joined = bytearray("".join(sequences).encode("latin-1", "replace"))
-        codes = np.frombuffer(joined.translate(_LETTER_BYTES), dtype=np.uint8).reshape(n, -1)
-        if codes.size and codes.max() == _INVALID:
-            row = int(np.flatnonzero((codes == _INVALID).any(axis=1))[0])
+        codes = np.frombuffer(joined.translate(LETTER_BYTES), dtype=np.uint8).reshape(n, -1)
+        if codes.size and codes.max() == INVALID_CODE:
+            row = int(np.flatnonzero((codes == INVALID_CODE).any(axis=1))[0])
             record = ids[row] if ids is not None else None
-            raise _invalid_letter_error(sequences[row], codes[row], path, record)
+            raise invalid_letter_error(sequences[row], codes[row], path, record)
         return codes
     out = np.empty((n, length), dtype=np.uint8)
     for i, sequence in enumerate(sequences):
@@ -190,9 +121,9 @@ def encode_sequences(
 
 def codes_to_one_hot(codes: np.ndarray, n_encoding: str = "zeros") -> np.ndarray:
     """Turn ``(N, L)`` codes into a ``float32`` one-hot array of shape ``(N, 4, L)``."""
-    _check_n_encoding(n_encoding)
+    check_n_encoding(n_encoding)
     codes = np.asarray(codes)
-    table = _TABLES[n_encoding]
+    table = ONE_HOT_TABLES[n_encoding]
     out = np.empty((*codes.shape[:-1], 4, codes.shape[-1]), dtype=np.float32)
     for channel in range(4):
         out[..., channel, :] = table[:, channel][codes]
@@ -289,4 +220,4 @@ def rc(x):
 
 def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
     """Reverse complement of ``(..., L)`` codes, ambiguity codes included."""
-    return np.ascontiguousarray(_COMPLEMENT_CODES[np.asarray(codes)][..., ::-1])
+    return np.ascontiguousarray(COMPLEMENT_CODES[np.asarray(codes)][..., ::-1])

@@ -46,17 +46,17 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, ModelError, UsageError
-from .fasta import IUPAC_CODES, _display_name, read_fasta_records
-from .onehot import (
-    _INVALID,
-    _LETTER_CODES,
-    _TABLES,
+from .alphabet import (
+    DNA_LETTERS,
+    INVALID_CODE,
+    LETTER_CODES,
     N_CODE,
-    _invalid_letter_error,
-    codes_to_one_hot,
-    rc,
+    ONE_HOT_TABLES,
+    invalid_letter_error,
 )
+from .errors import DataError, ModelError, UsageError
+from .fasta import display_name, read_fasta_records
+from .onehot import codes_to_one_hot, rc
 
 __all__ = ["AGGREGATES", "OUTPUT_FORMATS", "predict", "predict_chunks", "predict_file"]
 
@@ -68,7 +68,6 @@ OUTPUT_FORMATS = ("tsv", "csv", "parquet")
 CHUNK_BATCHES = 16
 #: float32 survives a text round trip exactly with 9 significant digits.
 _FLOAT_FORMAT = "%.9g"
-_DNA_LETTERS = frozenset(IUPAC_CODES + IUPAC_CODES.lower() + "Uu")
 
 
 # ------------------------------------------------------------------------------ the model
@@ -118,9 +117,9 @@ def _device(network: Any, device: str | None):
     if device is None:
         parameter = next(network.parameters(), None)
         return parameter.device if parameter is not None else torch.device("cpu")
-    from .train import _pick_device
+    from .forward import pick_device
 
-    return _pick_device(device)
+    return pick_device(device)
 
 
 # ------------------------------------------------------------------------------ the input
@@ -149,13 +148,13 @@ def _record_codes(ids: list, seqs: list[str], name: str | None):
         joined = "".join(seqs).encode("ascii", "replace")
     except TypeError:
         raise UsageError("expected DNA sequences as strings") from None
-    codes = _LETTER_CODES[np.frombuffer(joined, dtype=np.uint8)]
+    codes = LETTER_CODES[np.frombuffer(joined, dtype=np.uint8)]
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
     ends = np.cumsum(lengths)
     offsets = ends - lengths
-    if codes.size and codes.max() == _INVALID:
-        row = int(np.searchsorted(ends, int(np.argmax(codes == _INVALID)), side="right"))
-        raise _invalid_letter_error(seqs[row], codes[offsets[row] : ends[row]], name, ids[row])
+    if codes.size and codes.max() == INVALID_CODE:
+        row = int(np.searchsorted(ends, int(np.argmax(codes == INVALID_CODE)), side="right"))
+        raise invalid_letter_error(seqs[row], codes[offsets[row] : ends[row]], name, ids[row])
     empty = np.flatnonzero(lengths == 0)
     if empty.size:
         raise DataError("empty sequence", path=name, record=ids[empty[0]])
@@ -191,7 +190,7 @@ def _array_chunk(x: np.ndarray, first: int, length: int, n_encoding: str) -> _Ch
     lengths = np.full(n, width, dtype=np.int64)
     if width < length:  # centre in N padding, as for strings
         padded = np.empty((n, 4, length), dtype=np.float32)
-        padded[:] = _TABLES[n_encoding][N_CODE][:, None]
+        padded[:] = ONE_HOT_TABLES[n_encoding][N_CODE][:, None]
         left = (length - width) // 2
         padded[:, :, left : left + width] = x
         x = padded
@@ -206,7 +205,7 @@ def _array_chunk(x: np.ndarray, first: int, length: int, n_encoding: str) -> _Ch
 
 
 def _looks_like_dna(text: str) -> bool:
-    return bool(text) and set(text) <= _DNA_LETTERS
+    return bool(text) and set(text) <= DNA_LETTERS
 
 
 def _chunks(x: Any, length: int, n_encoding: str, chunk_size: int):
@@ -217,7 +216,7 @@ def _chunks(x: Any, length: int, n_encoding: str, chunk_size: int):
                 f"'{x[:20]}{'...' if len(x) > 20 else ''}' is not a file; to predict "
                 "sequences pass a list of strings, e.g. predict(model, [sequence])"
             )
-        name = _display_name(x)
+        name = display_name(x)
         records = read_fasta_records(x, check_duplicates=False, allow_empty=True)
         return _code_chunks(records, length, chunk_size, name), None, name
     if hasattr(x, "items") and hasattr(x, "index"):  # a pandas Series: id -> sequence
@@ -322,11 +321,11 @@ def _stream(spec, chunks, total, name, device, progress, *, batch_size, rc_avera
     import torch
 
     from ._progress import progress_bar
-    from .bundle import apply_transform, strand_mean
+    from .forward import apply_transform, strand_mean
 
     network = spec.network.eval().to(device)
     on_cpu = device.type == "cpu"
-    table = None if on_cpu else torch.from_numpy(_TABLES[spec.n_encoding]).to(device)
+    table = None if on_cpu else torch.from_numpy(ONE_HOT_TABLES[spec.n_encoding]).to(device)
     transform = None if logits else spec.transform
     length, n_outputs = spec.length, len(spec.names)
 
@@ -525,7 +524,7 @@ def predict(
     Examples
     --------
     >>> model = seqcnn.load_model("seqcnn_model")  # doctest: +SKIP
-    >>> model.predict("peaks.fa.gz", rc_average=True).head()  # doctest: +SKIP
+    >>> predict(model, "peaks.fa.gz", rc_average=True).head()  # doctest: +SKIP
     """
     spec, blocks = _blocks(model, x, batch_size=batch_size, rc_average=rc_average,
                            logits=logits, per_window=per_window, window_stride=window_stride,

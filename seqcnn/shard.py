@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import DataError, UsageError
-from .fasta import _NEWLINES, _display_name, _header_starts, open_binary
+from .fasta import NEWLINES, display_name, header_starts, open_binary
 
 __all__ = ["Shard", "split_fasta", "shard_sizes", "shard_names", "gather_tables"]
 
@@ -174,7 +174,7 @@ def _blocks(path: str | os.PathLike) -> Iterator[bytes]:
                 yield block
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise DataError(
-            f"truncated or corrupt gzip data ({err})", path=_display_name(path)
+            f"truncated or corrupt gzip data ({err})", path=display_name(path)
         ) from None
 
 
@@ -187,16 +187,16 @@ def _count_records(path: str | os.PathLike) -> int:
         if not checked and block.strip():  # the first text: '>' at the start of a line
             text = block.lstrip()
             offset = len(block) - len(text)
-            at_line_start = block[offset - 1] in _NEWLINES if offset else line_start
+            at_line_start = block[offset - 1] in NEWLINES if offset else line_start
             if not (text.startswith(b">") and at_line_start):
                 snippet = text.splitlines()[0].strip()[:30].decode("latin-1")
                 raise DataError(
                     f"not a FASTA file: the first line should start with '>' but is '{snippet}'",
-                    path=_display_name(path),
+                    path=display_name(path),
                 )
             checked = True
-        total += len(_header_starts(block, line_start))
-        line_start = block[-1] in _NEWLINES
+        total += len(header_starts(block, line_start))
+        line_start = block[-1] in NEWLINES
     return total
 
 
@@ -220,8 +220,8 @@ def _write_shards(path, temporary: Sequence[Path], sizes: list[int], total: int,
         seen = 0  # records begun before this block
         line_start = True
         for block in _blocks(path):
-            starts = _header_starts(block, line_start)
-            line_start = block[-1] in _NEWLINES
+            starts = header_starts(block, line_start)
+            line_start = block[-1] in NEWLINES
             position = 0 if handle is not None else len(block)  # bytes before record 0 go
             lo, hi = np.searchsorted(firsts, [seen, seen + len(starts)])
             for k, first in zip(shards[lo:hi], firsts[lo:hi].tolist(), strict=True):
@@ -239,7 +239,7 @@ def _write_shards(path, temporary: Sequence[Path], sizes: list[int], total: int,
     if seen != total:
         raise DataError(
             f"the file changed while it was split ({total} records, then {seen})",
-            path=_display_name(path),
+            path=display_name(path),
         )
 
 

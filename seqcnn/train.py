@@ -32,9 +32,9 @@ import numpy as np
 
 from ._io import atomic_directory, atomic_path
 from ._version import __version__
+from .alphabet import COMPLEMENT_CODES, N_CODE, ONE_HOT_TABLES, check_n_encoding
 from .dataset import Dataset, load_dataset
 from .errors import DataError, UsageError
-from .onehot import _COMPLEMENT_CODES, _TABLES, N_CODE, _check_n_encoding
 
 __all__ = ["TrainOptions", "TrainResult", "train"]
 
@@ -127,7 +127,7 @@ class TrainOptions:
         if self.patience < 1:
             raise UsageError(f"patience must be at least 1, got {self.patience}")
         if self.n_encoding is not None:
-            _check_n_encoding(self.n_encoding)
+            check_n_encoding(self.n_encoding)
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith(
             "cuda:"
         ):
@@ -157,8 +157,8 @@ class _Batches:
 
         self.codes = dataset.codes
         self.labels = dataset.labels
-        self.table = torch.from_numpy(_TABLES[n_encoding]).to(device)
-        self.table_by_channel = np.ascontiguousarray(_TABLES[n_encoding].T)
+        self.table = torch.from_numpy(ONE_HOT_TABLES[n_encoding]).to(device)
+        self.table_by_channel = np.ascontiguousarray(ONE_HOT_TABLES[n_encoding].T)
         self.device = device
         self.rc = rc
         self.shift = shift
@@ -170,7 +170,7 @@ class _Batches:
         if self.rc:
             flip = rng.random(len(rows)) < 0.5
             if flip.any():
-                codes[flip] = _COMPLEMENT_CODES[codes[flip, ::-1]]
+                codes[flip] = COMPLEMENT_CODES[codes[flip, ::-1]]
         if self.shift:
             # Pad with N on both sides, then take each row's window at its own offset.
             n, length, s = len(rows), codes.shape[1], self.shift
@@ -206,25 +206,6 @@ class _Batches:
 
 
 # ---------------------------------------------------------------------------- setup
-
-
-def _pick_device(name: str):
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            name = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            name = "mps"
-        else:
-            name = "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but no CUDA GPU is available")
-    if name == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise UsageError("--device mps was asked for but MPS is not available")
-    return torch.device(name)
 
 
 def _distributed():
@@ -386,7 +367,7 @@ def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype, 
     --rc-average`` does, and the mean is returned as logits again (its inverse)."""
     import torch
 
-    from .bundle import invert_transform, strand_mean
+    from .forward import autocast, invert_transform, strand_mean
 
     network.eval()
     outputs = []
@@ -394,10 +375,10 @@ def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype, 
         for start in range(0, len(rows), batch_size):
             part = rows[start : start + batch_size]
             codes = batches.codes_for(part, None)
-            with _autocast(batches.device, amp_dtype):
+            with autocast(batches.device, amp_dtype):
                 out = network(batches.one_hot(codes)).float()
                 if rc_transform is not None:
-                    rev = network(batches.one_hot(_COMPLEMENT_CODES[codes[:, ::-1]])).float()
+                    rev = network(batches.one_hot(COMPLEMENT_CODES[codes[:, ::-1]])).float()
                     out = invert_transform(strand_mean(out, rev, rc_transform), rc_transform)
             outputs.append(out.cpu())
     if not outputs:
@@ -405,20 +386,10 @@ def _predict_rows(network, batches: _Batches, rows, batch_size: int, amp_dtype, 
     return torch.cat(outputs)
 
 
-def _autocast(device, amp_dtype):
-    import contextlib
-
-    import torch
-
-    if amp_dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=amp_dtype)
-
-
 def _evaluate(network, batches, rows, task, criterion, options, amp_dtype, labels):
     import torch
 
-    from .bundle import output_transform
+    from .forward import output_transform
     from .metrics import compute_metrics
 
     # A model trained on both strands is evaluated on both, as it predicts by default.
@@ -506,7 +477,8 @@ def train(
     import torch
 
     from ._progress import progress_bar
-    from .bundle import Model, output_transform, save_model
+    from .bundle import Model, save_model
+    from .forward import autocast, output_transform, pick_device
     from .metrics import primary_metric
     from .models import build_model, summary
 
@@ -539,7 +511,7 @@ def train(
     n_encoding = options.n_encoding or dataset.n_encoding
 
     rank, world = _distributed()
-    device = _pick_device(options.device)
+    device = pick_device(options.device)
     if device.type == "cuda" and world > 1:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         device = torch.device("cuda", local)
@@ -644,7 +616,7 @@ def train(
             x = train_batches.one_hot(train_batches.codes_for(rows, rng))
             y = train_batches.targets(rows, task)
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, amp_dtype):
+            with autocast(device, amp_dtype):
                 loss = criterion(model_for_step(x).float(), y)
             if scaler is not None:
                 scaler.scale(loss).backward()

@@ -19,9 +19,10 @@ import torch
 from conftest import assert_one_line_error, random_sequences, run_seqcnn, write_fasta_file
 from torch import nn
 
-from seqcnn.bundle import Model, load_model, output_transform, save_model
+from seqcnn.bundle import Model, load_model, save_model
 from seqcnn.errors import DataError, UsageError
 from seqcnn.fasta import reverse_complement
+from seqcnn.forward import output_transform
 from seqcnn.models import build_model, receptive_field
 from seqcnn.onehot import one_hot
 from seqcnn.predict import predict, predict_chunks, predict_file
@@ -139,7 +140,7 @@ def test_save_load_round_trip_gives_identical_predictions(tmp_path):
     seqs = random_sequences(20, LENGTH, seed=8) + random_sequences(3, 90, seed=9)
     before = predict(Model(network, {**config, "model": network.config}), seqs, as_frame=False)
     save_model(network, config, tmp_path)
-    after = load_model(tmp_path).predict(seqs, as_frame=False)
+    after = predict(load_model(tmp_path), seqs, as_frame=False)
     np.testing.assert_array_equal(before, after)
     np.testing.assert_allclose(after[:20].sum(axis=1), 1.0, rtol=1e-6)  # softmax rows
 

@@ -38,6 +38,7 @@ def test_binary_learns_and_metrics_match_sklearn(tiny_binary, tmp_path):
     # metrics agree with scikit-learn on the same validation rows
     model = load_model(tmp_path / "m")
     from seqcnn.labels import split_indices
+    from seqcnn.predict import predict
 
     rows = split_indices(tiny_binary.ids, valid_fraction=0.1, seed=0)["valid"]
     with torch.inference_mode():
@@ -64,9 +65,9 @@ def test_rc_augmented_model_is_evaluated_and_predicts_on_both_strands(tiny_binar
 
     rows = split_indices(tiny_binary.ids, valid_fraction=0.1, test_fraction=0.2, seed=0)
     x, y = tiny_binary.one_hot(rows["test"]), tiny_binary.labels[rows["test"], 0]
-    both = model.predict(x, as_frame=False)[:, 0]  # the bundle's default: both strands
-    np.testing.assert_allclose(both, model.predict(x, rc_average=True, as_frame=False)[:, 0])
-    one = model.predict(x, rc_average=False, as_frame=False)[:, 0]
+    both = predict(model, x, as_frame=False)[:, 0]  # the bundle's default: both strands
+    np.testing.assert_allclose(both, predict(model, x, rc_average=True, as_frame=False)[:, 0])
+    one = predict(model, x, rc_average=False, as_frame=False)[:, 0]
     assert not np.allclose(both, one)
     # the stored test metrics are those of the predictions a user gets
     assert result.metrics["test"]["auroc"] == pytest.approx(roc_auc_score(y, both), abs=1e-6)
