@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
 import os
 import re
 import shutil
@@ -21,8 +23,17 @@ from seqcnn.report import SIGNIFICANCE, write_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EVIL = "<script>alert('x')</script>"
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+# Headless, offline and without a profile left behind: nothing in a test reaches the network.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 )
 
 
@@ -298,42 +309,79 @@ def test_import_is_light():
     assert result.stdout.strip() == "[]"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="optional browser check: chromium not installed")
+def chromium() -> str:
+    """The browser ``scripts/ensure_chromium.sh`` (run by ``make test``) installs."""
+    found = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if not found and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    if not found or not shutil.which(found):
+        pytest.fail(
+            "chromium not found: the report's sortable table is tested in a headless browser. "
+            "Run `bash scripts/ensure_chromium.sh` (`make test` does) or set CHROMIUM=/path."
+        )
+    return found
+
+
+def run_chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+# Each step clicks one header; the page records the clicked header's aria-sort and the
+# filter names top to bottom.  Numbers sort by data-value, text with numeric collation
+# (filter_2 before filter_10), empty cells always last.
+SORT_STEPS = [
+    ("Sites", "descending", ["filter_1", "filter_0", "filter_10", "filter_2"]),
+    ("Sites", "ascending", ["filter_2", "filter_10", "filter_0", "filter_1"]),
+    ("q\u2011value", "ascending", ["filter_0", "filter_10", "filter_1", "filter_2"]),
+    ("q\u2011value", "descending", ["filter_1", "filter_10", "filter_0", "filter_2"]),
+    ("Filter", "ascending", ["filter_0", "filter_1", "filter_2", "filter_10"]),
+    ("Filter", "descending", ["filter_10", "filter_2", "filter_1", "filter_0"]),
+    ("Consensus", "ascending", ["filter_10", "filter_1", "filter_2", "filter_0"]),
+    ("Consensus", "descending", ["filter_0", "filter_2", "filter_1", "filter_10"]),
+]
+
+CLICKS = """<pre id="sort-result"></pre><script>
+(function () {
+  var steps = [];
+  var headers = document.querySelectorAll("#filters thead th");
+  %s.forEach(function (label) {
+    var th = Array.prototype.find.call(headers, function (h) {
+      return h.textContent === label;
+    });
+    th.querySelector("button").click();
+    var rows = document.querySelectorAll("#filters tbody tr");
+    steps.push({
+      label: label,
+      state: th.getAttribute("aria-sort"),
+      others: Array.prototype.filter.call(headers, function (h) {
+        return h !== th && h.hasAttribute("aria-sort") && h.getAttribute("aria-sort") !== "none";
+      }).length,
+      order: Array.prototype.map.call(rows, function (r) { return r.cells[0].textContent; })
+    });
+  });
+  document.getElementById("sort-result").textContent = JSON.stringify(steps);
+})();
+</script></body>"""
+
+
 def test_sorts_and_renders_in_a_browser(report, tmp_path):
-    """Click headers in headless chromium; the rows must come back sorted."""
-    path, text, page = report
-    clicks = """<script>
-    var th = document.querySelectorAll("#filters th");
-    function click(label) {
-      for (var i = 0; i < th.length; i++) {
-        if (th[i].textContent === label) { th[i].querySelector("button").click(); }
-      }
-    }
-    click("IC (bits)");
-    function order() {
-      var rows = document.querySelectorAll("#filters tbody tr");
-      return Array.prototype.map.call(rows, function (r) { return r.cells[0].textContent; });
-    }
-    var first = order();
-    click("q\u2011value");
-    document.body.setAttribute("data-result", first.join(",") + "|" + order().join(","));
-    </script></body>"""
+    """Click headers in headless chromium; the rows must come back sorted both ways."""
+    path, text, _ = report
+    labels = json.dumps([label for label, _, _ in SORT_STEPS])
     clicked = tmp_path / "clicked.html"
-    clicked.write_text(text.replace("</body>", clicks), encoding="utf-8")
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    result = subprocess.run(
-        [*command, "--dump-dom", clicked.as_uri()], capture_output=True, text=True, timeout=30
-    )
-    match = re.search(r'data-result="([^"]*)"', result.stdout)
-    assert match, result.stderr[-2000:]
-    by_ic, by_q = match.group(1).split("|")
-    assert by_ic == "filter_0,filter_1,filter_10,filter_2"  # largest first
-    assert by_q == "filter_0,filter_10,filter_1,filter_2"  # smallest first, missing last
+    clicked.write_text(text.replace("</body>", CLICKS % labels), encoding="utf-8")
+    result = run_chromium(tmp_path / "profile-dom", "--dump-dom", clicked.as_uri())
+    match = re.search(r'<pre id="sort-result">([^<]*)</pre>', result.stdout)
+    assert match and match.group(1), f"no result from chromium:\n{result.stderr[-3000:]}"
+    steps = json.loads(html.unescape(match.group(1)))
+    for step, (label, state, order) in zip(steps, SORT_STEPS, strict=True):
+        assert (step["label"], step["state"], step["order"]) == (label, state, order)
+        assert step["others"] == 0, label  # only the clicked header shows a direction
 
     shot = tmp_path / "shot.png"
-    subprocess.run(
-        [*command, "--window-size=1200,900", f"--screenshot={shot}", path.as_uri()],
-        capture_output=True,
-        timeout=30,
+    result = run_chromium(
+        tmp_path / "profile-shot", "--window-size=1200,900", f"--screenshot={shot}", path.as_uri()
     )
+    assert shot.is_file(), result.stderr[-3000:]
     assert shot.read_bytes().startswith(PNG_SIGNATURE)
