@@ -21,7 +21,6 @@ Example
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +31,7 @@ import numpy as np
 
 from seqcnn._io import atomic_path
 from seqcnn.errors import DataError, UsageError
+from seqcnn.motifs.meme import MemeFile, MemeMotif, format_meme, read_meme_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,7 +117,7 @@ def read_planted_motifs() -> dict[str, np.ndarray]:
         Name (``"MA0151.1_Arid3a"``, ...) -> probability matrix (width, 4), columns A, C, G, T,
         in file order.
     """
-    return {m.name: m.pfm for m in _read_meme(planted_motifs_path())}
+    return {m.name: m.pfm for m in _read_motifs(planted_motifs_path())[1]}
 
 
 def simulate(
@@ -174,7 +174,7 @@ def simulate(
     length = _positive_int(length, "length")
     probs = _check_count_probs(count_probs)
     path = planted_motifs_path() if motif_file is None else Path(motif_file)
-    header, available = _read_meme_with_text(path)
+    source, available = _read_motifs(path)
     chosen = available if motifs is None else _select(available, motifs, path)
 
     names = [m.name for m in chosen]
@@ -236,7 +236,7 @@ def simulate(
             "strand": np.where(inst_reverse, "-", "+").astype(object),
         }
     )
-    meme = header + "".join(m.text for m in chosen)
+    meme = source.text(m.source for m in chosen)
     return SimulatedData(
         ids=ids,
         sequences=sequences,
@@ -299,7 +299,7 @@ def write_simulation(
     table.insert(0, "id", data.ids)
     _write_atomic(paths["labels"], table.to_csv(sep="\t", index=False))
     _write_atomic(paths["instances"], data.instances.to_csv(sep="\t", index=False))
-    _write_atomic(paths["motifs"], data.meme or _format_meme(data.motifs))
+    _write_atomic(paths["motifs"], data.meme or format_meme(data.motifs))
     return paths
 
 
@@ -401,7 +401,7 @@ def _select(available: list[_Motif], wanted: Sequence[str] | str, path: Path) ->
 
 
 # --------------------------------------------------------------------------------------
-# MEME files
+# Motif files
 
 
 @dataclass
@@ -409,107 +409,36 @@ class _Motif:
     name: str  # "<id>_<alt name>" or "<id>"
     keys: frozenset[str]  # lower-case names a user may select it by
     pfm: np.ndarray  # (width, 4), rows sum to 1
-    text: str  # the motif's block in the source file, from its MOTIF line on
+    source: MemeMotif  # as read from the file
 
 
-def _read_meme(path: Path) -> list[_Motif]:
-    return _read_meme_with_text(path)[1]
-
-
-def _read_meme_with_text(path: Path) -> tuple[str, list[_Motif]]:
-    """Parse a MEME minimal-format DNA file into (header text, motifs)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise DataError(f"cannot read the motif file: {reason}", path=str(path)) from err
-    blocks = re.split(r"(?m)^(?=MOTIF\s)", text)
-    header, blocks = blocks[0], blocks[1:]
-    alphabet = re.search(r"(?m)^ALPHABET\s*=\s*(\S+)", header)
-    if alphabet and alphabet.group(1).upper() != "ACGT":
+def _read_motifs(path: Path) -> tuple[MemeFile, list[_Motif]]:
+    """Read a MEME file of DNA probability matrices that can be planted."""
+    meme = read_meme_file(path)
+    if meme.alphabet and meme.alphabet.upper() != "ACGT":
         raise DataError(
-            f"alphabet {alphabet.group(1)} is not DNA; a MEME file with ALPHABET= ACGT is needed",
+            f"alphabet {meme.alphabet} is not DNA; a MEME file with ALPHABET= ACGT is needed",
             path=str(path),
         )
-    if not blocks:
-        raise DataError("no 'MOTIF' line: not a MEME motif file", path=str(path))
-    motifs = [_parse_block(block, path) for block in blocks]
-    seen: set[str] = set()
-    for m in motifs:
-        if m.name in seen:
-            raise DataError("motif name appears twice", path=str(path), record=m.name)
-        seen.add(m.name)
-    if not header.endswith("\n"):
-        header += "\n"
-    return header, motifs
+    return meme, [_plantable(motif, path) for motif in meme.motifs]
 
 
-def _parse_block(block: str, path: Path) -> _Motif:
-    lines = block.splitlines()
-    fields = lines[0].split()[1:]
-    if not fields:
-        raise DataError("'MOTIF' line without a name", path=str(path))
-    motif_id = fields[0]
-    alt = fields[1] if len(fields) > 1 else None
-    name = f"{motif_id}_{alt}" if alt else motif_id
-
-    def fail(problem: str) -> DataError:
-        return DataError(problem, path=str(path), record=name)
-
-    start = next((i for i, ln in enumerate(lines) if ln.startswith("letter-probability")), None)
-    if start is None:
-        raise fail("no 'letter-probability matrix' line")
-    width_match = re.search(r"\bw=\s*(\d+)", lines[start])
-    alength = re.search(r"\balength=\s*(\d+)", lines[start])
-    if alength and int(alength.group(1)) != 4:
-        raise fail(f"alength= {alength.group(1)}; only DNA motifs (alength= 4) can be planted")
-    rows = []
-    for line in lines[start + 1 :]:
-        if width_match and len(rows) == int(width_match.group(1)):
-            break
-        values = line.split()
-        if not values:
-            if width_match or not rows:
-                continue
-            break
-        try:
-            rows.append([float(v) for v in values])
-        except ValueError:
-            if width_match:
-                raise fail(f"matrix row {len(rows) + 1} is not numbers: {line.strip()!r}") from None
-            break
-    if width_match and len(rows) != int(width_match.group(1)):
-        raise fail(f"the matrix has {len(rows)} rows, expected w= {width_match.group(1)}")
-    if not rows:
-        raise fail("the matrix has no rows")
-    if any(len(r) != 4 for r in rows):
-        raise fail("every matrix row needs 4 probabilities (A C G T)")
-    pfm = np.array(rows, dtype=float)
+def _plantable(motif: MemeMotif, path: Path) -> _Motif:
+    name = f"{motif.id}_{motif.alt}" if motif.alt else motif.id
+    pfm = motif.pwm
     sums = pfm.sum(axis=1)
     if (
         not np.all(np.isfinite(pfm))
         or np.any(pfm < 0)
         or np.any(np.abs(sums - 1) > _ROW_SUM_TOLERANCE)
     ):
-        raise fail("matrix rows must be probabilities >= 0 summing to 1")
-    keys = {name.lower(), motif_id.lower(), motif_id.split(".")[0].lower()}
-    if alt:
-        keys.add(alt.lower())
-    if not block.endswith("\n"):
-        block += "\n"
-    return _Motif(name=name, keys=frozenset(keys), pfm=pfm / sums[:, None], text=block)
-
-
-def _format_meme(motifs: dict[str, np.ndarray]) -> str:
-    """A minimal MEME file for matrices that did not come from a file."""
-    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", ""]
-    lines += ["Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
-    for name, pfm in motifs.items():
-        lines.append(f"MOTIF {name}")
-        lines.append(f"letter-probability matrix: alength= 4 w= {len(pfm)} nsites= 20 E= 0")
-        lines.extend(" ".join(f"{p:.6f}" for p in row) for row in pfm)
-        lines.append("")
-    return "\n".join(lines)
+        raise DataError(
+            "matrix rows must be probabilities >= 0 summing to 1", path=str(path), record=name
+        )
+    keys = {name.lower(), motif.id.lower(), motif.id.split(".")[0].lower()}
+    if motif.alt:
+        keys.add(motif.alt.lower())
+    return _Motif(name=name, keys=frozenset(keys), pfm=pfm / sums[:, None], source=motif)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from helpers_models import ToyBundle, ToySeqCNN, log_odds_weight
 
 from seqcnn.errors import DataError, ModelError, UsageError
 from seqcnn.motifs import (
+    MATCH_COLUMNS,
+    MATCH_DTYPES,
     FilterMotif,
     background_frequencies,
     consensus,
@@ -19,7 +22,9 @@ from seqcnn.motifs import (
     information_content,
     jaspar_motifs,
     match_motifs,
+    no_matches,
     read_meme,
+    read_meme_file,
     trim_pwm,
     write_meme,
     write_pfm_tsv,
@@ -251,8 +256,57 @@ def test_meme_file_of_a_dict_keeps_id_and_name(tmp_path):
         read_meme(tmp_path / "missing.meme")
 
 
+def test_meme_file_keeps_header_blocks_and_numbers_as_written(tmp_path):
+    text = (
+        "MEME version 4\n\nALPHABET= ACGT\n\n"
+        "MOTIF MA1.1 ONE\nletter-probability matrix: alength= 4 w= 2 nsites= 5 E= 0\n"
+        "0.5 0.5 0 0\n\n2 0 0 0\nURL http://x\n\n"
+        "MOTIF two\nletter-probability matrix: alength= 4\n0.1 0.2 0.3 0.4"
+    )
+    path = tmp_path / "m.meme"
+    path.write_text(text)
+    meme = read_meme_file(path)
+    assert meme.alphabet == "ACGT" and meme.header == "MEME version 4\n\nALPHABET= ACGT\n\n"
+    one, two = meme.motifs
+    assert (one.name, one.id, one.alt, two.name, two.alt) == (
+        "MA1.1 ONE",
+        "MA1.1",
+        "ONE",
+        "two",
+        None,
+    )
+    np.testing.assert_array_equal(one.pwm, [[0.5, 0.5, 0, 0], [2, 0, 0, 0]])  # not rescaled
+    assert one.text.startswith("MOTIF MA1.1 ONE\n") and one.text.endswith("URL http://x\n\n")
+    assert two.text.endswith("0.4\n")  # a newline added at the end of the file
+    assert meme.text() == text + "\n" and meme.text([two]) == meme.header + two.text
+    assert list(read_meme(path)) == ["MA1.1 ONE", "two"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no 'MOTIF' line"),
+        ("MOTIF\n", "without a name"),
+        ("MOTIF a\n0.1 0.2 0.3 0.4\n", "no 'letter-probability matrix' line"),
+        ("MOTIF a\nletter-probability matrix: w= 2\n1 0 0 0\n", "has 1 rows, expected w= 2"),
+        ("MOTIF a\nletter-probability matrix: w= 1\n1 0 x 0\n", "row 1 is not numbers"),
+        ("MOTIF a\nletter-probability matrix: w= 1\n1 0 0\n", "4 probabilities"),
+        ("MOTIF a\nletter-probability matrix: alength= 20 w= 1\n1\n", "alength= 20"),
+        (
+            "MOTIF a\nletter-probability matrix:\n1 0 0 0\nMOTIF a\n"
+            "letter-probability matrix:\n1 0 0 0\n",
+            "record 'a': motif name appears twice",
+        ),
+    ],
+)
+def test_bad_meme_files(tmp_path, text, message):
+    path = tmp_path / "bad.meme"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        read_meme(path)
+
+
 def test_pfm_and_tsv_files(planted, tmp_path):
-    import pandas as pd
     from Bio import motifs as bio_motifs
 
     motif = filter_pwms(motif_model(), planted["x"])[0]
@@ -369,6 +423,31 @@ def test_no_queries_give_an_empty_table_with_the_columns(jaspar):
     assert len(table) == 0
     assert list(table.columns[:4]) == ["filter", "rank", "match_id", "match_name"]
     assert {"p_value", "q_value", "offset", "strand", "overlap"} <= set(table.columns)
+    pd.testing.assert_frame_equal(table, no_matches())
+    assert list(no_matches().columns) == MATCH_COLUMNS == list(MATCH_DTYPES)
+    found = match_motifs({"q": jaspar["MA0139.2 CTCF"]}, jaspar)
+    assert found.dtypes.to_dict() == no_matches().dtypes.to_dict()
+
+
+def test_matching_leaves_torch_threads_as_they_were(jaspar, monkeypatch):
+    """numba's OpenMP layer resets the thread count torch shares; match_motifs puts it back."""
+    import memelite
+
+    tomtom = memelite.tomtom
+
+    def numba_like_tomtom(*args, **kwargs):
+        torch.set_num_threads(1)  # what an OpenMP numba kernel does to torch
+        return tomtom(*args, **kwargs)
+
+    monkeypatch.setattr(memelite, "tomtom", numba_like_tomtom)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        table = match_motifs({"q": jaspar["MA0139.2 CTCF"]}, jaspar, n_matches=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert table["match_id"].tolist() == ["MA0139.2"]
 
 
 # --------------------------------------------------------------------------- influence
