@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqcnn._sequences import default_workers
+from seqcnn.sequence_file import default_workers
 
 
 def write_fasta(path: Path, n: int, length: int, seed: int, compress: bool) -> None:

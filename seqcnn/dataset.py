@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_directory
-from ._sequences import default_workers, read_batches, write_sequences
 from ._version import __version__
 from .alphabet import IUPAC_CODES, check_crop, check_n_encoding
 from .errors import DataError, UsageError
@@ -41,6 +40,7 @@ from .labels import (
     read_label_table,
 )
 from .onehot import codes_to_one_hot
+from .sequence_file import default_workers, read_batches, write_sequences
 
 __all__ = ["Dataset", "encode", "load_dataset", "FORMAT", "FORMAT_VERSION"]
 
@@ -158,7 +158,7 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         if n * length
         else np.zeros((n, length), dtype=np.uint8)
     )
-    ids = (path / "ids.txt").read_text().split("\n")[:n] if n else []
+    ids = (path / "ids.txt").read_text(encoding="utf-8").split("\n")[:n] if n else []
     if len(ids) != n:
         raise DataError(f"ids.txt has {len(ids)} ids, expected {n}", path=str(path))
     labels = None
@@ -365,7 +365,7 @@ def encode(
             header["task"], header["label_names"] = task, names
         elif task is not None:
             raise UsageError("--task needs labels (--labels, --class-per-file or --header-labels)")
-        (tmp / "ids.txt").write_text("\n".join(ids) + ("\n" if ids else ""))
+        (tmp / "ids.txt").write_text("\n".join(ids) + ("\n" if ids else ""), encoding="utf-8")
         hasher.update("\n".join(ids).encode())
         hasher.update(f"{n}x{seq_length}".encode())
         header["content_hash"] = "sha256:" + hasher.hexdigest()
@@ -392,7 +392,7 @@ def _with_shuffled_negatives(sources, negatives_path, copies, seed):
             yield batch
 
     def positives_then_negatives():
-        with open(negatives_path, "w", encoding="latin-1") as handle:
+        with open(negatives_path, "w", encoding="utf-8") as handle:
             for name, path in sources:
                 yield name, tee(read_batches(path), handle)
         names = ", ".join(name for name, _ in sources)

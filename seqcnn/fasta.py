@@ -310,11 +310,13 @@ def read_fasta_batches(
                 bases += len(sequence)
                 if bases >= batch_bases:
                     last_id = ids[-1]
+                    ids, descriptions = _as_utf8(ids), _as_utf8(descriptions)
                     if check_duplicates:
                         check_unique(seen, ids, name)
                     yield ids, descriptions, sequences
                     ids, descriptions, sequences, bases = [], [], [], 0
             if ids:
+                ids, descriptions = _as_utf8(ids), _as_utf8(descriptions)
                 last_id = ids[-1]
                 if check_duplicates:
                     check_unique(seen, ids, name)
@@ -322,6 +324,25 @@ def read_fasta_batches(
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         where = f" after record '{last_id}'" if last_id else ""
         raise DataError(f"truncated or corrupt gzip data{where} ({err})", path=name) from None
+
+
+def _as_utf8(texts: list[str]) -> list[str]:
+    """Header texts as the UTF-8 they were written in.
+
+    Files are decoded as Latin-1 (one character per byte, so a stray byte in a sequence
+    surfaces as an invalid letter at its position rather than a decoding error); headers
+    that are valid UTF-8 are decoded again here, so ids like ``séq_α1`` come out as written.
+    Others stay as read.
+    """
+    if "".join(texts).isascii():
+        return texts
+    out = []
+    for text in texts:
+        try:
+            out.append(text if text.isascii() else text.encode("latin-1").decode("utf-8"))
+        except UnicodeError:
+            out.append(text)
+    return out
 
 
 def _raise_bad_record(fields: list[str], previous: str | None, name: str):

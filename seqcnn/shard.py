@@ -17,10 +17,11 @@ header-only tables, so a fixed number of jobs always has its inputs.  Sequences 
 checked here: ``seqcnn predict`` reports a bad letter naming the shard and the record.
 
 :func:`gather_tables` concatenates tables as ``seqcnn predict`` writes them (TSV, CSV, either
-gzipped, or Parquet), in the order given, with one header, through the writer of
-:func:`seqcnn.predict.predict_file`: gathering the tables of a FASTA file's shards gives the
-table one ``seqcnn predict`` of the whole file writes, bit for bit when the shards hold
-whole batches (the network's float32 arithmetic can depend on which records share a batch).
+gzipped, or Parquet), in the order given, with one header, through the writer that
+:func:`seqcnn.predict.predict_file` uses (:func:`seqcnn.tables.write_table`): gathering the
+tables of a FASTA file's shards gives the table one ``seqcnn predict`` of the whole file
+writes, bit for bit when the shards hold whole batches (the network's float32 arithmetic
+can depend on which records share a batch).
 """
 
 from __future__ import annotations
@@ -37,13 +38,12 @@ import numpy as np
 
 from .errors import DataError, UsageError
 from .fasta import NEWLINES, display_name, header_starts, open_binary
+from .tables import CHUNK_ROWS
 
 __all__ = ["Shard", "split_fasta", "shard_sizes", "shard_names", "gather_tables"]
 
 #: Bytes read (decompressed) at a time when splitting.
 BLOCK_BYTES = 1 << 22
-#: Table rows read at a time when gathering.
-CHUNK_ROWS = 65536
 #: Where shard names put the shard number (zero-padded to at least 3 digits).
 INDEX = "{index}"
 
@@ -246,13 +246,6 @@ def _write_shards(path, temporary: Sequence[Path], sizes: list[int], total: int,
 # ------------------------------------------------------------------------------ gather
 
 
-class _Table(NamedTuple):
-    path: Path
-    fmt: str
-    compress: bool
-    columns: list[str]
-
-
 def gather_tables(
     paths: Sequence[str | os.PathLike],
     out: str | os.PathLike | None = None,
@@ -289,19 +282,16 @@ def gather_tables(
     >>> gather_tables([f"tables/shard_{k:03d}.tsv" for k in range(20)], "all.tsv")  # doctest: +SKIP
     300000
     """
-    from .predict import _output_format, _require_pyarrow, _write_table
+    from .tables import open_table, read_blocks, require_pyarrow, table_format, write_table
 
     if isinstance(paths, (str, os.PathLike)) or not len(paths):
         raise UsageError("give a list of tables to gather")
-    out_fmt, out_compress = _output_format(out, fmt)
-    tables = []
-    for path in paths:
-        table_fmt, compress = _output_format(path, None, kind="input")
-        tables.append(_Table(Path(path), table_fmt, compress, []))
-    if any(t.fmt == "parquet" for t in tables) or out_fmt == "parquet":
-        _require_pyarrow()
+    out_fmt, out_compress = table_format(out, fmt)
+    formats = [table_format(path, None, kind="input")[0] for path in paths]
+    if "parquet" in formats or out_fmt == "parquet":
+        require_pyarrow()
     # Every header is checked before anything is written.
-    tables = [t._replace(columns=_columns(t)) for t in tables]
+    tables = [open_table(path) for path in paths]
     columns = tables[0].columns
     for table in tables[1:]:
         if table.columns != columns:
@@ -310,95 +300,7 @@ def gather_tables(
                 f"{tables[0].path} ({', '.join(columns)})",
                 path=str(table.path),
             )
-    per_window = columns[1:3] == ["start", "end"]
-    names = columns[3:] if per_window else columns[1:]
-    blocks = (block for table in tables for block in _read_blocks(table, names, per_window))
-    return _write_table(blocks, out, out_fmt, out_compress, names, per_window)
-
-
-def _columns(table: _Table) -> list[str]:
-    """The header of a table, checked to be that of a prediction table."""
-    import csv
-
-    name = str(table.path)
-    if not table.path.is_file():
-        raise DataError("no such file" if not table.path.exists() else "not a file", path=name)
-    try:
-        if table.fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            try:
-                columns = pq.read_schema(table.path).names
-            except pa.ArrowException as err:
-                raise DataError(f"not a Parquet file ({err})", path=name) from None
-        else:
-            with _open_text(table) as handle:
-                columns = next(csv.reader(handle, delimiter=_DELIMITERS[table.fmt]), [])
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"cannot read the table ({err})", path=name) from None
-    per_window = columns[1:3] == ["start", "end"]
-    if not columns or columns[0] != "id" or len(columns) < (4 if per_window else 2):
-        shown = ", ".join(columns[:5]) if columns else "no header"
-        raise DataError(
-            f"not a prediction table: expected the columns id, (start, end,) then the model "
-            f"outputs, found {shown}",
-            path=name,
-        )
-    return columns
-
-
-_DELIMITERS = {"tsv": "\t", "csv": ","}
-
-
-def _open_text(table: _Table):
-    opener = gzip.open if table.compress else open
-    return opener(table.path, "rt", encoding="utf-8", newline="")
-
-
-def _read_blocks(table: _Table, names: list[str], per_window: bool):
-    """The rows of a table as the writer's blocks, ``CHUNK_ROWS`` at a time."""
-    import warnings
-
-    import pandas as pd
-
-    from .predict import _Block
-
-    name = str(table.path)
-    try:
-        with ExitStack() as stack, warnings.catch_warnings():
-            # pandas only warns about a row with too many fields, and drops the extra ones
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            if table.fmt == "parquet":
-                import pyarrow.parquet as pq
-
-                batches = pq.ParquetFile(table.path).iter_batches(batch_size=CHUNK_ROWS)
-                frames = (batch.to_pandas() for batch in batches)
-            else:
-                frames = pd.read_csv(
-                    stack.enter_context(_open_text(table)),
-                    sep=_DELIMITERS[table.fmt],
-                    dtype={
-                        "id": str,
-                        "start": np.int64,
-                        "end": np.int64,
-                        **dict.fromkeys(names, np.float32),
-                    },
-                    # Ids are text whatever they look like ('NA', 'null'); values may be nan.
-                    keep_default_na=False,
-                    na_values=dict.fromkeys(names, ["nan", "-nan"]),
-                    index_col=False,
-                    chunksize=CHUNK_ROWS,
-                )
-            for frame in frames:
-                yield _Block(
-                    frame["id"].astype(str).tolist(),
-                    frame[names].to_numpy(dtype=np.float32),
-                    frame["start"].to_numpy(np.int64) if per_window else None,
-                    frame["end"].to_numpy(np.int64) if per_window else None,
-                )
-    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
-        reason = " ".join(str(err).split())
-        raise DataError(f"not a prediction table: {reason}", path=name) from None
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"cannot read the table ({err})", path=name) from None
+    first = tables[0]
+    blocks = (block for table in tables for block in read_blocks(table, CHUNK_ROWS))
+    return write_table(blocks, out, first.names, fmt=out_fmt, compress=out_compress,
+                       per_window=first.per_window)  # fmt: skip

@@ -226,3 +226,14 @@ def test_shuffled_negatives_errors(tmp_path, pos_neg):
     with pytest.raises(DataError, match="bad.fa.*record 'b'"):
         encode(bad, tmp_path / "ds", shuffled_negatives=1)
     assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_non_ascii_ids_round_trip(tmp_path, shuffled):
+    ids = ["séq_α1", "序列-2", "plain"]
+    fasta = tmp_path / "utf8.fa"
+    fasta.write_text("".join(f">{i} note=é\nACGTACGTAC\n" for i in ids), encoding="utf-8")
+    options = {"shuffled_negatives": 1} if shuffled else {}
+    ds = encode([str(fasta)], tmp_path / "d.ds", **options)
+    expected = ids + [f"{i}_shuf" for i in ids] if shuffled else ids
+    assert list(ds.ids) == expected

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import random_sequences, run_seqcnn, write_fasta_file
 
-import seqcnn._sequences
+import seqcnn.sequence_file
 from seqcnn.dataset import encode
 from seqcnn.errors import DataError
 from seqcnn.fasta import count_records, fasta_byte_ranges, read_fasta_batches
@@ -15,7 +15,7 @@ from seqcnn.fasta import count_records, fasta_byte_ranges, read_fasta_batches
 @pytest.fixture
 def small_parts(monkeypatch):
     """Let files of a few kilobytes be cut into ranges (the default needs 32 MB)."""
-    monkeypatch.setattr(seqcnn._sequences, "_MIN_PART_BYTES", 64)
+    monkeypatch.setattr(seqcnn.sequence_file, "MIN_PART_BYTES", 64)
 
 
 def _records(n=300, length=50, seed=0):
@@ -67,14 +67,14 @@ def test_count_records_follows_line_starts_only(tmp_path):
     ("workers", "start"), [(2, "fork"), (3, "fork"), (5, "fork"), (2, "spawn")]
 )
 def test_parallel_encode_is_byte_identical(tmp_path, small_parts, monkeypatch, workers, start):
-    monkeypatch.setattr(seqcnn._sequences, "_start_method", lambda: start)
+    monkeypatch.setattr(seqcnn.sequence_file, "start_method", lambda: start)
     fasta = write_fasta_file(tmp_path / "x.fa", _records(), width=13)
     serial = encode(fasta, tmp_path / "one", workers=1)
     calls = []
-    parallel_path = seqcnn._sequences._encode_in_parallel
+    parallel_path = seqcnn.sequence_file.encode_in_parallel
     monkeypatch.setattr(
-        seqcnn._sequences,
-        "_encode_in_parallel",
+        seqcnn.sequence_file,
+        "encode_in_parallel",
         lambda *args: calls.append(len(args[3])) or parallel_path(*args),
     )
     parallel = encode(fasta, tmp_path / "many", workers=workers)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -310,6 +313,28 @@ def test_inputs_strings_dict_array_and_fasta_agree(bundle, tmp_path):
     )
 
 
+def test_codes_series_and_bundle_path_inputs_agree(bundle):
+    from seqcnn.onehot import encode_sequences
+
+    seqs = random_sequences(6, LENGTH, seed=24) + ["ACGTN" * 4]  # a short one, padded
+    expected = predict(load_model(bundle), seqs, as_frame=False)
+    codes = encode_sequences(seqs[:6])
+    np.testing.assert_array_equal(predict(bundle, codes, as_frame=False), expected[:6])
+    short = predict(bundle, [s[:20] for s in seqs[:6]], as_frame=False)
+    np.testing.assert_array_equal(predict(str(bundle), codes[:, :20], as_frame=False), short)
+    series = pd.Series(seqs, index=[f"r{i}" for i in range(len(seqs))])
+    frame = predict(bundle, series)
+    assert frame.index.tolist() == series.index.tolist()
+    np.testing.assert_array_equal(frame.to_numpy(), expected)
+
+
+def test_outputs_the_table_cannot_hold_are_refused_up_front(bundle):
+    model = load_model(bundle)
+    model.network.output_shape = lambda length: (2, length)  # as a per-position head declares
+    with pytest.raises(UsageError, match=r"shape \(2, 50\).*cannot be written as a table"):
+        predict(model, ["A" * LENGTH])
+
+
 def test_predict_chunks_streams(bundle):
     model = load_model(bundle)
     seqs = random_sequences(100, LENGTH, seed=22)
@@ -359,6 +384,54 @@ def test_text_output_quotes_awkward_ids(bundle, tmp_path, name):
     table = read_table(tmp_path / name, sep="," if name.endswith(".csv") else "\t")
     assert table["id"].tolist() == list(seqs)
     assert_same_numbers(table, predict(model, seqs).reset_index())
+
+
+#: Ids in several scripts, one with a delimiter and a quote: tables must keep them exactly.
+UNICODE_IDS = ["séq_α1", "序列", 'naïve,"ü"', "plain", "Ωmega|1"]
+
+
+def unicode_fasta(folder, compress=None):
+    seqs = random_sequences(4, LENGTH, seed=41) + ["ACGT" * 30]  # the last has windows
+    name = "unicode.fa.gz" if compress else "unicode.fa"
+    records = list(zip(UNICODE_IDS, seqs, strict=True))
+    return write_fasta_file(folder / name, records, compress=compress)
+
+
+@pytest.mark.parametrize("per_window", [False, True])
+@pytest.mark.parametrize("name", ["out.tsv", "out.csv", "out.tsv.gz", "out.csv.gz", "out.parquet"])
+def test_non_ascii_ids_come_out_as_they_went_in(bundle, tmp_path, name, per_window):
+    from seqcnn.tables import read_table as read_prediction_table
+
+    model = load_model(bundle)
+    fasta = unicode_fasta(tmp_path, compress="gzip" if per_window else None)
+    out = tmp_path / name
+    predict_file(model, fasta, out, per_window=per_window)
+    expected = predict(model, fasta, per_window=per_window)
+    ids = expected["id"] if per_window else expected.index
+    assert list(dict.fromkeys(ids)) == UNICODE_IDS
+    table = read_prediction_table(out)
+    assert table["id"].tolist() == list(ids)
+    assert_same_numbers(table, expected if per_window else expected.reset_index())
+    if not name.endswith(".parquet"):  # UTF-8 bytes, the ids' own
+        raw = gzip.decompress(out.read_bytes()) if name.endswith(".gz") else out.read_bytes()
+        for record_id in UNICODE_IDS[:2]:
+            assert record_id.encode("utf-8") in raw
+
+
+def test_non_ascii_ids_on_stdout_are_utf8_whatever_the_locale(bundle, tmp_path):
+    fasta = unicode_fasta(tmp_path)
+    script = (
+        "import sys; from seqcnn.bundle import load_model; from seqcnn.predict import "
+        "predict_file; predict_file(load_model(sys.argv[1]), sys.argv[2])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(bundle), str(fasta)],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1", "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    table = read_table(result.stdout.decode("utf-8"))
+    assert table["id"].tolist() == UNICODE_IDS
 
 
 def test_cli_writes_parquet_atomically(bundle, mixed_fasta, tmp_path):

@@ -250,6 +250,30 @@ def test_gather_converts_formats_exactly(tmp_path, shard_tables, suffix, out_nam
     np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), expected.iloc[:, 1:].to_numpy())
 
 
+@pytest.mark.parametrize("per_window", [False, True])
+@pytest.mark.parametrize("out_name", ["all.tsv", "all.csv.gz", "all.parquet"])
+def test_gather_keeps_non_ascii_ids_exactly(tmp_path, network, out_name, per_window):
+    from seqcnn.tables import read_table
+
+    ids = ["séq_α1", "序列", 'naïve,"ü"', "Ωmega", "plain", "日本語_2", "ß"]
+    records = list(zip(ids, random_sequences(len(ids), 60, seed=6), strict=True))
+    fasta = write_fasta_file(tmp_path / "in.fa", records)
+    shards = split_fasta(fasta, 3, tmp_path / "shards", multiple=1)
+    tables = [s.path.with_suffix(suffix) for s, suffix in
+              zip(shards, [".tsv", ".csv.gz", ".parquet"], strict=True)]  # fmt: skip
+    for shard, table in zip(shards, tables, strict=True):
+        predict_file(network, shard.path, table, per_window=per_window)
+    out = tmp_path / out_name
+    gather_tables(tables, out)
+    whole = tmp_path / ("whole" + out_name[3:])
+    predict_file(network, fasta, whole, per_window=per_window)
+    got = read_table(out)
+    assert list(dict.fromkeys(got["id"])) == ids
+    pd.testing.assert_frame_equal(got, read_table(whole))
+    if out_name.endswith(".tsv"):
+        assert out.read_bytes() == whole.read_bytes()
+
+
 def test_gather_keeps_awkward_ids_and_special_values(tmp_path):
     table = tmp_path / "t.csv"
     # Values as predict writes float32 ('%.9g'): they come back digit for digit.

@@ -1,4 +1,6 @@
-"""Writing a dataset's ``sequences.u8``: FASTA records → base codes on disk, in order.
+"""A dataset's sequence file, ``sequences.u8``: FASTA records → base codes on disk, in order.
+
+:func:`seqcnn.dataset.encode` writes it through :func:`write_sequences`.
 
 Reading is the slow step (Biopython's parser spends about a microsecond per record), so a
 large plain FASTA file is cut into byte ranges that start at a record
@@ -32,9 +34,20 @@ from .fasta import (
 )
 from .onehot import encode_sequences
 
+__all__ = [
+    "MIN_PART_BYTES",
+    "SequenceWriter",
+    "default_workers",
+    "encode_in_parallel",
+    "read_batches",
+    "start_method",
+    "write_sequences",
+]
+
 _BATCH_BASES = 1 << 22  # ~4 Mbp per encoding batch: big enough to be fast, small in memory
 _CHUNK = 1 << 24
-_MIN_PART_BYTES = 1 << 24  # a byte range worth a process of its own (~80k records of 200 bp)
+#: A byte range worth a process of its own (~80k records of 200 bp).
+MIN_PART_BYTES = 1 << 24
 
 
 def default_workers() -> int:
@@ -197,12 +210,12 @@ def write_sequences(sources, seq_path, length, crop, keep_descriptions, progress
     ):
         for k, (name, source) in enumerate(sources):
             ranges = (
-                fasta_byte_ranges(source, workers, _MIN_PART_BYTES)
+                fasta_byte_ranges(source, workers, MIN_PART_BYTES)
                 if isinstance(source, str) and workers > 1
                 else []
             )
             if len(ranges) > 1:
-                _encode_in_parallel(writer, name, source, ranges, seq_path)
+                encode_in_parallel(writer, name, source, ranges, seq_path)
             else:
                 batches = read_batches(source) if isinstance(source, str) else source
                 for batch in batches:
@@ -211,8 +224,18 @@ def write_sequences(sources, seq_path, length, crop, keep_descriptions, progress
     return writer.ids, file_index, writer.descriptions, writer.hasher, writer.seq_length or 0
 
 
-def _encode_in_parallel(writer, name, path, ranges, seq_path):
-    """Encode ``ranges[0]`` here and each other byte range of ``path`` in a worker."""
+def encode_in_parallel(writer, name, path, ranges, seq_path):
+    """Encode ``ranges[0]`` of ``path`` here and each other byte range in a worker process.
+
+    Parameters
+    ----------
+    writer
+        The :class:`SequenceWriter` of the sequence file ``seq_path``.
+    name
+        The file's name for messages.
+    ranges
+        Byte ranges from :func:`seqcnn.fasta.fasta_byte_ranges`, in file order.
+    """
     import multiprocessing
 
     if writer.seq_length is None:  # the first record sets the length every row must have
@@ -223,7 +246,7 @@ def _encode_in_parallel(writer, name, path, ranges, seq_path):
     writer.close_thread()  # a forked worker inherits no thread and nothing unwritten
     writer.out.flush()
     first_row = len(writer.ids)
-    context = multiprocessing.get_context(_start_method())
+    context = multiprocessing.get_context(start_method())
     workers = []
     try:
         for byte_range in ranges[1:]:
@@ -263,7 +286,7 @@ def _encode_in_parallel(writer, name, path, ranges, seq_path):
             here.close()
 
 
-def _start_method() -> str:
+def start_method() -> str:
     """Fork (instant) on Linux unless torch's threads are running, else spawn."""
     return "fork" if sys.platform == "linux" and "torch" not in sys.modules else "spawn"
 
