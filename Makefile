@@ -56,5 +56,14 @@ bench-real: $(STAMP)
 bench-motifs: $(STAMP)
 	$(BIN)/python benchmarks/motifs.py --out bench-out/motifs
 
+## gpu-check: the CUDA, mixed-precision, multi-GPU and resume checks on a GPU machine
+## (README "GPU check"; under 6 min), summary.json + summary.md into GPU_OUT
+## (make gpu-check GPU_FLAGS=--dry-run runs every check on the CPU at tiny sizes)
+GPU_OUT ?= bench-out/gpu
+GPU_FLAGS ?=
+.PHONY: gpu-check
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu.py --out $(GPU_OUT) $(GPU_FLAGS)
+
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache
