@@ -14,16 +14,21 @@ task               metrics of :func:`compute_metrics`      :func:`primary_metric
 ``multiclass``     ``accuracy``, ``macro_f1``              ``("macro_f1", "max")``
 ``regression``     ``pearson``, ``spearman`` (mean), mse   ``("pearson", "max")``
 =================  =====================================  ==========================
+
+The tasks are :data:`seqcnn.labels.TASKS`.  The per-task functions take the network's
+output kind, ``head_kind`` (:data:`seqcnn.labels.HEAD_KINDS`): today only ``"sequence"``
+outputs, ``(N, T)``, are scored; ``"position"`` outputs, ``(N, T, L_out)``, raise a
+UsageError until the position head brings their metrics.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from seqcnn.errors import DataError, UsageError
+from .errors import DataError, UsageError
+from .labels import TASKS, check_head_kind, check_task
 
 __all__ = [
-    "TASKS",
     "auroc",
     "auprc",
     "accuracy",
@@ -34,8 +39,6 @@ __all__ = [
     "per_target_metrics",
     "primary_metric",
 ]
-
-TASKS = ("binary", "multilabel", "multiclass", "regression")
 
 # exp() of a Poisson log-rate above this overflows float64; no real count gets near it.
 _MAX_LOG_RATE = 700.0
@@ -285,9 +288,12 @@ def _mean_defined(values: list[float]) -> float:
 # --------------------------------------------------------------------------- per task
 
 
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise UsageError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+def _check_call(task: str, head_kind: str, where: str) -> None:
+    # check_task lets None through (there it means "infer the task"); scoring needs one.
+    if task is None:
+        raise UsageError(f"no task given; choose one of {', '.join(TASKS)}")
+    check_task(task)
+    check_head_kind(head_kind, where=where)
 
 
 def _as_columns(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,6 +350,7 @@ def compute_metrics(
     y_pred: np.ndarray,
     loss: float | None = None,
     poisson: bool = False,
+    head_kind: str = "sequence",
 ) -> dict[str, float]:
     """All metrics of a task, averaged over targets.
 
@@ -364,6 +371,8 @@ def compute_metrics(
     poisson
         Regression only: ``y_pred`` are log-rates, exponentiated before comparing with
         the counts in ``y_true``.
+    head_kind
+        The network's output kind (``model.head_kind``); only ``"sequence"`` is scored yet.
 
     Returns
     -------
@@ -378,7 +387,7 @@ def compute_metrics(
     >>> compute_metrics("binary", [0, 0, 1, 1], [-2.0, 0.5, 0.1, 3.0])
     {'auroc': 0.75, 'auprc': 0.8333333333333333}
     """
-    _check_task(task)
+    _check_call(task, head_kind, "compute_metrics")
     result: dict[str, float] = {}
     if task == "multiclass":
         labels, predicted = _multiclass_inputs(y_true, y_pred)
@@ -413,12 +422,13 @@ def per_target_metrics(
     y_pred: np.ndarray,
     names: list[str] | None = None,
     poisson: bool = False,
+    head_kind: str = "sequence",
 ) -> list[dict[str, float | int | str]]:
     """Metrics of each target (multiclass: of each class), one dict per target.
 
     Parameters
     ----------
-    task, y_true, y_pred, poisson
+    task, y_true, y_pred, poisson, head_kind
         As in :func:`compute_metrics`.
     names
         Names of the targets (multiclass: of the classes); ``"0"``, ``"1"``, ... if omitted.
@@ -432,7 +442,7 @@ def per_target_metrics(
         predicted); regression: ``target``, ``n``, ``pearson``, ``spearman``, ``mse``.
         ``n`` counts the samples with a known label.
     """
-    _check_task(task)
+    _check_call(task, head_kind, "per_target_metrics")
     if task == "multiclass":
         labels, predicted = _multiclass_inputs(y_true, y_pred)
         n_targets = np.asarray(y_pred).shape[1]
@@ -482,7 +492,7 @@ def per_target_metrics(
     return rows
 
 
-def primary_metric(task: str) -> tuple[str, str]:
+def primary_metric(task: str, head_kind: str = "sequence") -> tuple[str, str]:
     """The metric early stopping and checkpoint selection watch, and its direction.
 
     - binary/multilabel: ``("auprc", "max")``.  Genomic classification sets are usually
@@ -499,14 +509,16 @@ def primary_metric(task: str) -> tuple[str, str]:
     Parameters
     ----------
     task
-        One of :data:`TASKS`.
+        One of :data:`seqcnn.labels.TASKS`.
+    head_kind
+        As in :func:`compute_metrics`.
 
     Returns
     -------
     tuple of str
         ``(metric name, "max" or "min")``, the name being a key of :func:`compute_metrics`.
     """
-    _check_task(task)
+    _check_call(task, head_kind, "primary_metric")
     return {
         "binary": ("auprc", "max"),
         "multilabel": ("auprc", "max"),

@@ -3,7 +3,8 @@
 They let interpretation code be tested without training and without seqcnn.models:
 ``stem.conv`` is a valid ``Conv1d(4, F, w)`` whose weights the test chooses (e.g. the
 log-odds of a known PWM), followed by ``stem.norm`` and ``stem.activation``; ``body``
-pools each filter over positions; ``head`` is a ``Linear(F, T)``.
+pools each filter over positions; ``head`` is a ``Linear(F, T)``, and the network declares
+a sequence head as :class:`seqcnn.models.SeqCNN` does (``head_kind``, ``output_shape``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ class ToySeqCNN(nn.Module):
                 else torch.as_tensor(head_bias).float()
             )
         self.eval()
+
+    head_kind = "sequence"
+
+    def output_shape(self, input_length: int | None = None) -> tuple[int, ...]:
+        """``(T,)``: one value per output, whatever the length."""
+        return (self.head.out_features,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.stem(x)))

@@ -17,8 +17,8 @@ from sklearn.metrics import (
 )
 
 from seqcnn.errors import DataError, UsageError
+from seqcnn.labels import HEAD_KINDS, TASKS
 from seqcnn.metrics import (
-    TASKS,
     accuracy,
     auprc,
     auroc,
@@ -307,3 +307,62 @@ def test_primary_metric_choices():
     assert primary_metric("regression") == ("pearson", "max")
     with pytest.raises(UsageError):
         primary_metric("other")
+
+
+# --------------------------------------------------------------------------- output kinds
+
+
+def _example(task):
+    """Labels and raw outputs of a small sequence-head output for ``task``."""
+    rng = np.random.default_rng(7)
+    if task == "multiclass":
+        return rng.integers(0, 3, 40), rng.normal(size=(40, 3))
+    y = rng.integers(0, 2, (40, 2)).astype(float)
+    if task == "binary":
+        y = y[:, :1]
+    elif task == "regression":
+        y = rng.normal(size=(40, 2))
+    return y, y + rng.normal(size=y.shape)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_sequence_outputs_give_the_same_numbers_named_or_not(task):
+    y, pred = _example(task)
+    unnamed = compute_metrics(task, y, pred, loss=0.5)
+    assert compute_metrics(task, y, pred, loss=0.5, head_kind="sequence") == unnamed
+    rows = per_target_metrics(task, y, pred)
+    assert per_target_metrics(task, y, pred, head_kind="sequence") == rows
+    assert primary_metric(task, head_kind="sequence") == primary_metric(task)
+    assert primary_metric(task)[0] in unnamed
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_position_outputs_are_refused_until_they_have_metrics(task):
+    assert "position" in HEAD_KINDS
+    y, pred = _example(task)
+    position_y, position_pred = y[..., None].repeat(5, -1), pred[..., None].repeat(5, -1)
+    for call in (
+        lambda: compute_metrics(task, position_y, position_pred, head_kind="position"),
+        lambda: per_target_metrics(task, position_y, position_pred, head_kind="position"),
+        lambda: primary_metric(task, head_kind="position"),
+    ):
+        with pytest.raises(UsageError, match=r"per-position outputs \(head kind 'position'\)"):
+            call()
+
+
+def test_unknown_head_kind_and_missing_task_say_what_is_allowed():
+    y, pred = _example("binary")
+    with pytest.raises(UsageError, match="unknown head kind 'profile'; choose one of sequence"):
+        compute_metrics("binary", y, pred, head_kind="profile")
+    with pytest.raises(UsageError, match="no task given; choose one of binary"):
+        compute_metrics(None, y, pred)
+    with pytest.raises(UsageError, match="unknown task 'ranking'"):
+        primary_metric("ranking")
+
+
+def test_the_task_list_is_defined_once():
+    import seqcnn.labels
+    import seqcnn.metrics
+
+    assert seqcnn.metrics.TASKS is seqcnn.labels.TASKS
+    assert "TASKS" not in vars(seqcnn.metrics).get("__all__", [])

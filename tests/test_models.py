@@ -1,4 +1,5 @@
-"""Tests for seqcnn.models: blocks, architectures, receptive field, description, configs."""
+"""Tests for seqcnn.models: blocks, architectures, heads, receptive field, description,
+configs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from seqcnn.errors import ModelError, UsageError  # noqa: E402
 from seqcnn.models import (  # noqa: E402
     ACTIVATIONS,
     ARCHITECTURES,
+    HEAD_KINDS,
     SeqCNN,
+    SequenceHead,
     build_model,
     default_options,
     describe,
@@ -30,6 +33,7 @@ from seqcnn.models.blocks import (  # noqa: E402
     ResidualBlock,
     Stem,
 )
+from seqcnn.models.heads import Head  # noqa: E402
 
 
 def empirical_receptive_field(module: nn.Module, channels: int, length: int) -> int:
@@ -309,6 +313,116 @@ def test_wrong_input_shapes_say_what_the_model_expects():
         pooling(torch.randn(2, 4, 10))
 
 
+# --------------------------------------------------------------------------- heads
+
+# The weights of build_model("cnn", 40, 2, **OLD_CNN_OPTIONS) as bundles saved before heads
+# were named stored them (taken from that code): names, order and shapes must not change.
+OLD_CNN_OPTIONS = {"first_filters": 4, "first_width": 5, "conv_filters": [6], "dense_units": 8}
+OLD_CNN_LAYOUT = {
+    "stem.conv.weight": (4, 4, 5),
+    "stem.conv.bias": (4,),
+    "stem.norm.weight": (4,),
+    "stem.norm.bias": (4,),
+    "stem.norm.running_mean": (4,),
+    "stem.norm.running_var": (4,),
+    "stem.norm.num_batches_tracked": (),
+    "body.tower.2.conv.weight": (6, 4, 5),
+    "body.tower.2.norm.weight": (6,),
+    "body.tower.2.norm.bias": (6,),
+    "body.tower.2.norm.running_mean": (6,),
+    "body.tower.2.norm.running_var": (6,),
+    "body.tower.2.norm.num_batches_tracked": (),
+    "body.reduce.1.weight": (8, 6),
+    "body.reduce.1.bias": (8,),
+    "head.weight": (2, 8),
+    "head.bias": (2,),
+}
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize(("length", "n_outputs"), [(50, 1), (200, 12)])
+def test_declared_output_shape_is_the_forward_shape(architecture, length, n_outputs):
+    model = build_model(architecture, length, n_outputs).eval()
+    assert model.head_kind == model.head.kind == "sequence"
+    assert model.head_kind in HEAD_KINDS
+    assert model.output_shape() == model.output_shape(length) == (n_outputs,)
+    with torch.no_grad():
+        assert model(torch.randn(3, 4, length)).shape[1:] == model.output_shape(length)
+        if not model.body.fixed_length:  # global pooling: other lengths too
+            other = 2 * length + 1
+            assert model(torch.randn(2, 4, other)).shape[1:] == model.output_shape(other)
+
+
+def test_output_shape_refuses_lengths_the_network_refuses():
+    flattening = build_model("cnn", 200, 3)
+    with pytest.raises(ModelError, match="expects sequences of length 200, got length 150"):
+        flattening.output_shape(150)
+    with pytest.raises(ModelError, match="shorter than the first layer"):
+        build_model("dilated", 200, 3).output_shape(10)
+
+
+def test_sequence_head_is_a_linear_layer_that_declares_its_shape():
+    head = SequenceHead(16, 3)
+    assert isinstance(head, nn.Linear) and isinstance(head, Head)
+    assert head.kind == "sequence" and head.n_outputs == 3
+    assert head.output_shape(100) == head.output_shape(5000) == (3,)
+    assert list(head.state_dict()) == ["weight", "bias"]
+    assert head(torch.randn(5, 16)).shape == (5, *head.output_shape(100))
+
+
+def test_sequence_head_initialises_as_linear_did():
+    torch.manual_seed(11)
+    head = SequenceHead(32, 4)
+    after_head = torch.rand(3)
+    torch.manual_seed(11)
+    linear = nn.Linear(32, 4)
+    assert torch.equal(head.weight, linear.weight) and torch.equal(head.bias, linear.bias)
+    assert torch.equal(after_head, torch.rand(3))  # and leaves the generator where it did
+
+
+def test_weight_names_are_those_of_bundles_saved_before_heads():
+    model = build_model("cnn", 40, 2, **OLD_CNN_OPTIONS)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == OLD_CNN_LAYOUT
+    assert list(model.state_dict()) == list(OLD_CNN_LAYOUT)
+
+
+def test_an_old_style_bundle_still_loads(tmp_path):
+    from safetensors.torch import save_file
+
+    from seqcnn.bundle import FORMAT, FORMAT_VERSION, load_model
+
+    # Weights as the old code wrote them: made without SequenceHead, the head a plain Linear.
+    generator = torch.Generator().manual_seed(5)
+    state = {
+        name: torch.tensor(3) if not shape else torch.randn(shape, generator=generator)
+        for name, shape in OLD_CNN_LAYOUT.items()
+    }
+    state["stem.norm.running_var"] = state["stem.norm.running_var"].abs()
+    state["body.tower.2.norm.running_var"] = state["body.tower.2.norm.running_var"].abs()
+    save_file(state, str(tmp_path / "weights.safetensors"))
+    options = {**default_options("cnn"), **OLD_CNN_OPTIONS}
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": {"architecture": "cnn", "input_length": 40, "n_outputs": 2, "options": options},
+        "task": "multilabel",
+        "output_names": ["a", "b"],
+        "input_length": 40,
+        "weights": {"file": "weights.safetensors"},
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = load_model(tmp_path)
+    assert isinstance(loaded.network.head, SequenceHead)
+    assert torch.equal(loaded.network.head.weight, state["head.weight"])
+    assert loaded.network.head_kind == "sequence" and loaded.output_shape == (2,)
+    old = build_model("cnn", 40, 2, **OLD_CNN_OPTIONS)
+    old.head = nn.Linear(8, 2)  # the old network, Linear head included
+    old.load_state_dict(state)
+    x = torch.randn(4, 4, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.network(x), old.eval()(x), rtol=0, atol=0)
+
+
 # --------------------------------------------------------------------------- receptive field
 
 
@@ -380,6 +494,7 @@ def test_summary_numbers_add_up():
     assert names[0] == "stem" and names[-1] == "head"
     assert info["layers"][0]["output_shape"] == (64, 182)
     assert info["layers"][-1]["output_shape"] == (12,)
+    assert info["head_kind"] == "sequence" and info["output_shape"] == (12,)
 
 
 def test_summary_keeps_the_training_mode():
@@ -402,6 +517,8 @@ def test_describe_mentions_layers_parameters_and_receptive_field():
     assert f"trainable parameters: {trainable:,}" in text
     assert f"receptive field: {receptive_field(model)} bases" in text
     assert "body.tower.5" in text and "(64, 180)" in text
+    assert "head: sequence, output shape (3,) per sequence" in text
+    assert "head: sequence, output shape (3,)" in describe(model, input_length=500)
 
 
 def test_describe_accepts_a_loaded_model_wrapper():

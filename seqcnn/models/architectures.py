@@ -1,10 +1,15 @@
-"""Named architectures, each a ``stem`` + ``body`` (the trunk) that :func:`build_model` tops
-with a linear ``head``.
+"""Named architectures: each builds a trunk, which :func:`build_model` tops with a head.
 
 An architecture is a function ``builder(input_length, **options) -> (Stem, Body)``
 registered in :data:`ARCHITECTURES`; its keyword defaults are the architecture's defaults
-(see :func:`default_options`).  Call :func:`build_model`, which validates the options and
-records them in ``model.config``, rather than a builder directly.
+(see :func:`default_options`).  The trunk is the ``stem`` and the convolutional
+``body.tower``; ``body.reduce`` (flatten or global pooling, then an optional dense layer)
+turns the trunk's feature map into the embedding a
+:class:`~seqcnn.models.heads.SequenceHead` reads.  Call :func:`build_model`, which
+validates the options and records them in ``model.config``, rather than a builder directly.
+
+The attribute names ``stem``, ``body`` and ``head`` are the keys of every saved bundle's
+weights (``stem.conv.weight``, ``body.tower.0...``, ``head.weight``): they stay.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from .blocks import (
     Stem,
     pooled_length,
 )
+from .heads import Head, SequenceHead
 
 __all__ = [
     "ARCHITECTURES",
@@ -52,9 +58,10 @@ class Body(nn.Module):
     Parameters
     ----------
     tower
-        The convolutional part, ``(N, F, L1)`` -> ``(N, C, L2)``.
+        The convolutional rest of the trunk, ``(N, F, L1)`` -> ``(N, C, L2)``.
     reduce
-        Flatten or global pooling, then the dense layer: ``(N, C, L2)`` -> ``(N, D)``.
+        What fits the trunk's output to the head: for a sequence head, flatten or global
+        pooling, then the dense layer, ``(N, C, L2)`` -> ``(N, D)``.
     out_features
         ``D``, the width of the embedding.
     fixed_length
@@ -73,25 +80,30 @@ class Body(nn.Module):
 
 
 class SeqCNN(nn.Module):
-    """A 1D CNN on one-hot DNA: ``head(body(stem(x)))``, returning raw logits ``(N, T)``.
+    """A 1D CNN on one-hot DNA, trunk + head: ``head(body(stem(x)))``, returning raw
+    outputs of the shape the head declares (``(N, T)`` for a sequence head).
 
     Build one with :func:`build_model`.
 
     Attributes
     ----------
     stem
-        :class:`~seqcnn.models.blocks.Stem`; ``stem.conv`` is ``nn.Conv1d(4, F, w)`` without
-        padding and ``stem(x)`` has shape ``(N, F, L - w + 1)``.
+        First part of the trunk, :class:`~seqcnn.models.blocks.Stem`; ``stem.conv`` is
+        ``nn.Conv1d(4, F, w)`` without padding and ``stem(x)`` has shape
+        ``(N, F, L - w + 1)``.
     body
-        :class:`Body`, maps the stem's output to a flat embedding ``(N, C)``.
+        :class:`Body`: ``body.tower`` completes the trunk (``trunk(x)``, ``(N, C, L')``),
+        ``body.reduce`` turns its output into what the head reads (``embed(x)``).
     head
-        ``nn.Linear(C, n_outputs)``.
+        A head (:mod:`seqcnn.models.heads`), which declares the output: see
+        :attr:`head_kind` and :meth:`output_shape`.  :func:`build_model` gives a
+        :class:`~seqcnn.models.heads.SequenceHead`, ``nn.Linear(D, n_outputs)``.
     config
         ``{"architecture", "input_length", "n_outputs", "options"}``, JSON-serialisable;
         ``build_model(**config)`` rebuilds the same network.
     """
 
-    def __init__(self, stem: Stem, body: Body, head: nn.Linear, config: dict[str, Any]):
+    def __init__(self, stem: Stem, body: Body, head: Head, config: dict[str, Any]):
         super().__init__()
         self.stem = stem
         self.body = body
@@ -103,17 +115,54 @@ class SeqCNN(nn.Module):
         """The sequence length the network was built for."""
         return self.config["input_length"]
 
+    @property
+    def head_kind(self) -> str:
+        """What one sequence's output is, as the head declares it: ``"sequence"``
+        (``(N, T)``) or ``"position"`` (``(N, T, L_out)``); see
+        :data:`seqcnn.models.heads.HEAD_KINDS`."""
+        return self.head.kind
+
+    def output_shape(self, input_length: int | None = None) -> tuple[int, ...]:
+        """Shape of one sequence's output, without the batch axis, as the head declares it.
+
+        Parameters
+        ----------
+        input_length
+            Length of the input sequences in bases; default the length the network was
+            built for.
+
+        Returns
+        -------
+        tuple of int
+            ``(T,)`` for a sequence head; ``self(x).shape[1:]`` for ``x`` of that length.
+
+        Raises
+        ------
+        seqcnn.errors.ModelError
+            For a length the network does not accept (as :meth:`forward` would).
+
+        Examples
+        --------
+        >>> build_model("dilated", 200, 3).output_shape(500)
+        (3,)
+        """
+        length = self.input_length if input_length is None else input_length
+        self._check_length(length)
+        return tuple(self.head.output_shape(int(length)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, n_outputs)`` for one-hot sequences ``x`` of shape ``(N, 4, L)``."""
+        """Raw outputs ``(N, *output_shape(L))`` (logits for classification) for one-hot
+        sequences ``x`` of shape ``(N, 4, L)``."""
         return self.head(self.embed(x))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The embedding the head reads, ``(N, C)``."""
+        """What the head reads: the embedding ``(N, D)`` for a sequence head."""
         self._check_input(x)
         return self.body(self.stem(x))
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """Output of the last convolutional layer, ``(N, C, L')``, before pooling/flatten."""
+        """The trunk's output, the feature map of the last convolutional layer
+        ``(N, C, L')``, before ``body.reduce`` pools or flattens it."""
         self._check_input(x)
         return self.body.tower(self.stem(x))
 
@@ -124,7 +173,9 @@ class SeqCNN(nn.Module):
                 f"the model expects one-hot sequences of shape (N, 4, length), "
                 f"got shape {tuple(x.shape)}"
             )
-        length = x.shape[2]
+        self._check_length(x.shape[2])
+
+    def _check_length(self, length: int) -> None:
         if self.body.fixed_length and length != self.input_length:
             raise ModelError(
                 f"the model expects sequences of length {self.input_length}, got length "
@@ -418,7 +469,8 @@ def build_model(
         Sequence length in bases.  Must be at least ``first_width``; architectures that
         flatten (``global_pool="none"``) only accept this length afterwards.
     n_outputs
-        Number of outputs (tasks or classes) of the head.
+        Number of outputs (targets or classes) of the head, a
+        :class:`~seqcnn.models.heads.SequenceHead`.
     options, **kwargs
         Architecture options (see :func:`default_options`), as a mapping, as keywords, or
         both; ``build_model(**model.config)`` rebuilds ``model``.
@@ -457,7 +509,7 @@ def build_model(
             f"sequences or a smaller first_width"
         )
     stem, body = builder(int(input_length), **copy.deepcopy(resolved))
-    head = nn.Linear(body.out_features, int(n_outputs))
+    head = SequenceHead(body.out_features, int(n_outputs))
     config = {
         "architecture": architecture,
         "input_length": int(input_length),

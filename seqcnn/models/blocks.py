@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .names import ACTIVATIONS
 
 __all__ = [
     "ACTIVATIONS",
@@ -25,7 +26,6 @@ __all__ = [
     "pooled_length",
 ]
 
-ACTIVATIONS = ("relu", "gelu", "elu", "softplus", "exp")
 GLOBAL_POOLS = ("max", "avg")
 _PADDINGS = ("valid", "same")
 

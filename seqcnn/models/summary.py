@@ -1,9 +1,10 @@
-"""Receptive field and a layer-by-layer description of a network.
+"""Receptive field and a layer-by-layer description of a network, with its head's output.
 
 Receptive field, as used throughout seqcnn
 ------------------------------------------
-Every architecture ends in flatten or global pooling followed by dense layers, so each
-output of the *whole* model depends on the whole input.  The number reported is instead
+Every architecture today feeds a sequence head through flatten or global pooling and dense
+layers, so each output of the *whole* model depends on the whole input.  The number
+reported is instead
 the receptive field of **one position of the trunk's output** -- the feature map of the last
 convolutional layer, ``model.trunk(x)`` = ``body.tower(stem(x))``, including that layer's
 pooling -- i.e. how many consecutive input bases can influence one position of it.  For a
@@ -116,9 +117,11 @@ def summary(model: Any, input_length: int | None = None) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"architecture", "input_length", "parameters", "trainable_parameters",
-        "receptive_field", "layers"}``; ``layers`` is a list of ``{"name", "type",
-        "output_shape", "parameters"}`` in order, with output shapes without the batch
+        ``{"architecture", "input_length", "head_kind", "output_shape", "parameters",
+        "trainable_parameters", "receptive_field", "layers"}``; ``head_kind`` and
+        ``output_shape`` are what the head declares (``model.head_kind``,
+        ``model.output_shape(input_length)``); ``layers`` is a list of ``{"name", "type",
+        "output_shape", "parameters"}`` in order.  Output shapes are without the batch
         dimension.  The layers' parameters add up to ``parameters``.
     """
     network = getattr(model, "network", model)
@@ -147,6 +150,8 @@ def summary(model: Any, input_length: int | None = None) -> dict[str, Any]:
     return {
         "architecture": network.config["architecture"],
         "input_length": length,
+        "head_kind": network.head_kind,
+        "output_shape": network.output_shape(length),
         "parameters": sum(p.numel() for p in network.parameters()),
         "trainable_parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
         "receptive_field": receptive_field(network),
@@ -175,8 +180,9 @@ def describe(model: Any, input_length: int | None = None) -> str:
     Returns
     -------
     str
-        One line per layer (name, type, output shape without the batch dimension,
-        parameters), then total and trainable parameters and the receptive field.
+        The head's kind and output shape per sequence, one line per layer (name, type,
+        output shape without the batch dimension, parameters), then total and trainable
+        parameters and the receptive field.
 
     Examples
     --------
@@ -191,6 +197,7 @@ def describe(model: Any, input_length: int | None = None) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         f"architecture {info['architecture']!r}, input length {info['input_length']} bases",
+        f"head: {info['head_kind']}, output shape {info['output_shape']} per sequence",
         *(
             f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d:>{widths[3]}}"
             for a, b, c, d in rows
