@@ -10,8 +10,8 @@ Two representations are used throughout seqcnn:
   ``n_encoding``: ``"zeros"`` (all zero, the default), ``"uniform"`` (0.25 each) or
   ``"iupac"`` (the code's probabilities, e.g. R = 0.5 A + 0.5 G).
 
-Everything is vectorised with 256-entry lookup tables over bytes; no Python loop touches
-individual bases.
+Everything is vectorised (lookup tables over bytes, comparisons per channel); no Python
+loop touches individual bases.
 """
 
 from __future__ import annotations
@@ -120,13 +120,34 @@ def encode_sequences(
 
 
 def codes_to_one_hot(codes: np.ndarray, n_encoding: str = "zeros") -> np.ndarray:
-    """Turn ``(N, L)`` codes into a ``float32`` one-hot array of shape ``(N, 4, L)``."""
+    """Turn ``(..., L)`` codes into a ``float32`` one-hot array of shape ``(..., 4, L)``.
+
+    Examples
+    --------
+    >>> codes_to_one_hot(np.array([0, 3, 5]), "iupac").T.tolist()
+    [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [0.5, 0.0, 0.5, 0.0]]
+    """
     check_n_encoding(n_encoding)
     codes = np.asarray(codes)
-    table = ONE_HOT_TABLES[n_encoding]
     out = np.empty((*codes.shape[:-1], 4, codes.shape[-1]), dtype=np.float32)
+    # One comparison per channel writes the bases, about 3x faster than four table
+    # look-ups; the few N and ambiguity codes then take the table's row, unless all those
+    # rows are zeros as the comparisons left them.  Codes past the table (and negative ones)
+    # are looked up too, to fail (or wrap) as a look-up does.
     for channel in range(4):
-        out[..., channel, :] = table[:, channel][codes]
+        out[..., channel, :] = codes == channel
+    table = ONE_HOT_TABLES[n_encoding]
+    rare = codes >= (N_CODE if table[N_CODE:].any() else len(table))
+    if codes.dtype.kind != "u":
+        rare |= codes < 0
+    if rare.any():
+        length = codes.shape[-1]
+        at = np.flatnonzero(rare)
+        values = table[codes.reshape(-1)[at]]
+        at += at // length * (3 * length)  # from (..., L) to channel 0 of (..., 4, L)
+        flat = out.reshape(-1)
+        for channel in range(4):
+            flat[at + channel * length] = values[:, channel]
     return out
 
 

@@ -33,6 +33,7 @@ from .fasta import (
     read_fasta_batches,
 )
 from .onehot import encode_sequences
+from .threads import default_workers
 
 __all__ = [
     "MIN_PART_BYTES",
@@ -48,19 +49,6 @@ _BATCH_BASES = 1 << 22  # ~4 Mbp per encoding batch: big enough to be fast, smal
 _CHUNK = 1 << 24
 #: A byte range worth a process of its own (~80k records of 200 bp).
 MIN_PART_BYTES = 1 << 24
-
-
-def default_workers() -> int:
-    """Processes that :func:`seqcnn.encode` reads a large plain FASTA file with.
-
-    The CPUs this process may use, at most 8 (beyond that the main process's share of the
-    work, hashing and checking ids, limits the gain).
-    """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
 
 
 def read_batches(path, byte_range=None):

@@ -26,7 +26,9 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, compress
 
 import numpy as np
 
@@ -95,8 +97,9 @@ def shuffle_sequences(sequences: Iterable[str], k: int = 2, seed: RngLike = 0) -
         if not isinstance(sequence, str):
             raise UsageError(f"sequences must be strings, got {type(sequence).__name__}")
         if k == 1:
+            # Fewer than two letters have one order (and would take no random numbers).
             codes = _to_codes(sequence)
-            out.append(_from_codes(rng.permutation(codes)))
+            out.append(sequence if codes.size < 2 else _from_codes(rng.permutation(codes)))
         elif len(sequence) < 3:
             out.append(sequence)
         else:
@@ -138,6 +141,9 @@ def shuffled_negatives(
     return [(f"{rid}{suffix}", seq) for (rid, _), seq in zip(records, shuffled, strict=True)]
 
 
+_LEXSORT_MAX = 256  # up to this many edges np.lexsort is faster than a radix sort
+
+
 def _to_codes(sequence: str) -> np.ndarray:
     # UTF-32 gives one integer per character for any alphabet, ASCII or not.
     return np.frombuffer(sequence.encode("utf-32-le"), dtype="<u4")
@@ -149,30 +155,66 @@ def _from_codes(codes: np.ndarray | list[int]) -> str:
 
 def _euler_shuffle(sequence: str, rng: np.random.Generator) -> str:
     """Altschul-Erickson shuffle of a sequence of length >= 3 (see the module docstring)."""
-    codes = _to_codes(sequence)
-    n_edges = codes.size - 1
+    try:  # a byte per letter, its own number (small numbers make the sorts radix sorts)
+        codes, letters = np.frombuffer(sequence.encode("latin-1"), dtype=np.uint8), None
+    except UnicodeEncodeError:  # else each letter's rank among the sequence's letters
+        letters, codes = np.unique(_to_codes(sequence), return_inverse=True)
+        codes = codes.astype(np.min_scalar_type(letters.size - 1))
     src, dst = codes[:-1], codes[1:]
 
-    # Out-edges grouped by source letter: edge order[j] is the j-th, targets in `targets`.
+    # Out-edges grouped by source letter: letter v's are order[first[v]:][:degree[v]].
     order = np.argsort(src, kind="stable")
-    letters, first, degree = np.unique(src[order], return_index=True, return_counts=True)
-    targets = dst[order].tolist()
-    out_edges = dict(
-        zip(letters.tolist(), zip(first.tolist(), degree.tolist(), strict=True), strict=True)
-    )
+    degree = np.bincount(src).tolist()
+    first = list(accumulate(degree, initial=0))
+    leaving = list(compress(range(len(degree)), degree))
+    targets = dst[order]
+    targets = targets.tobytes() if letters is None else targets.tolist()
+    last_exit = _wilson(rng, leaving, degree, first, targets, int(codes[-1]))
 
-    # Wilson's algorithm: random arborescence of last exit edges rooted at the last letter.
-    in_tree = {int(codes[-1])}
-    last_exit: dict[int, int] = {}
-    uniforms = rng.random(4 * len(out_edges) + 8).tolist()
+    # Random order of each letter's out-edges, its last exit edge sorted to the end.
+    keys = rng.random(src.size)
+    targets = dst[_group_order(keys, src, leaving, order[list(last_exit.values())])]
+    if letters is None:
+        targets, names = targets.tobytes().decode("latin-1"), list(map(chr, leaving))
+    else:
+        targets, names = _from_codes(letters[targets]), list(map(chr, letters[leaving]))
+
+    # The walk leaves each letter by its next unused edge: `exits` holds, per letter, an
+    # iterator over the letters its edges lead to, and `out` is extended from itself (a list
+    # iterator sees the items appended while it runs), so the walk runs in C.  It stops at
+    # the last letter, whose exits are used up.
+    exits = {sequence[-1]: iter(())}
+    for name, letter in zip(names, leaving, strict=True):
+        exits[name] = iter(targets[first[letter] : first[letter + 1]])
+    out = [sequence[0]]
+    out += map(next, map(exits.__getitem__, out))
+    return "".join(out)
+
+
+def _wilson(
+    rng: np.random.Generator,
+    leaving: list[int],
+    degree: list[int],
+    first: list[int],
+    targets: Sequence[int],
+    root: int,
+) -> dict[int, int]:
+    """Wilson's algorithm: a random arborescence of last exit edges rooted at ``root`` (the
+    last letter), from loop-erased random walks started at every other letter.
+
+    Letter v's out-edges lead to ``targets[first[v]:][:degree[v]]``.  Returns {letter: its
+    last exit edge}, an index into ``targets``.
+    """
+    uniforms = rng.random(4 * len(leaving) + 8).tolist()
     used = 0
-    for start in out_edges:
+    in_tree = {root}
+    last_exit: dict[int, int] = {}
+    for start in leaving:
         letter = start
         while letter not in in_tree:
             if used == len(uniforms):
                 uniforms, used = rng.random(len(uniforms)).tolist(), 0
-            offset, count = out_edges[letter]
-            pick = offset + int(uniforms[used] * count)
+            pick = first[letter] + int(uniforms[used] * degree[letter])
             used += 1
             last_exit[letter] = pick
             letter = targets[pick]
@@ -180,18 +222,46 @@ def _euler_shuffle(sequence: str, rng: np.random.Generator) -> str:
         while letter not in in_tree:
             in_tree.add(letter)
             letter = targets[last_exit[letter]]
+    return last_exit
 
-    # Random order of each letter's out-edges, its last exit edge sorted to the end.
-    keys = rng.random(n_edges)
-    keys[order[list(last_exit.values())]] = 2.0
-    walk_targets = dst[np.lexsort((keys, src))].tolist()
 
-    next_edge = dict(zip(letters.tolist(), first.tolist(), strict=True))
-    letter = int(codes[0])
-    out = [letter]
-    for _ in range(n_edges):
-        position = next_edge[letter]
-        next_edge[letter] = position + 1
-        letter = walk_targets[position]
-        out.append(letter)
-    return _from_codes(out)
+def _group_order(
+    keys: np.ndarray, groups: np.ndarray, present: list[int], last: np.ndarray
+) -> np.ndarray:
+    """Indices ordered by group, then key (``last`` after all others), then index.
+
+    The same as ``keys[last] = 2.0; np.lexsort((keys, groups))``, where ``present`` lists
+    the group numbers in ascending order.  Many keys are sorted by one radix sort instead,
+    on the group's rank and as many of the keys' top bits as fit with it in 16 bits,
+    comparing whole keys only where those tie.
+    """
+    shift = 16 - max(1, (len(present) - 1).bit_length())
+    if keys.size <= _LEXSORT_MAX or shift < 8:
+        keys[last] = 2.0
+        return np.lexsort((keys, groups))
+    # keys < 1, so floor(key * 2**shift) < 2**shift; last edges get the group's largest value
+    code = _ranks(tuple(present), shift)[groups] | (keys * (1 << shift)).astype(np.uint16)
+    keys[last] = 2.0
+    code[last] |= (1 << shift) - 1
+    index = np.argsort(code, kind="stable")
+    code = code[index]
+    tie = code[1:] == code[:-1]
+    if tie.any():
+        # Sort the tied runs by their keys: a run is one code, and within it the sort kept
+        # the index order.
+        tied = np.zeros(index.size, dtype=bool)
+        tied[1:] = tie
+        tied[:-1] |= tie
+        where = np.flatnonzero(tied)
+        runs = index[where]
+        index[where] = runs[np.lexsort((keys[runs], code[where]))]
+    return index
+
+
+@functools.lru_cache(maxsize=64)
+def _ranks(present: tuple[int, ...], shift: int) -> np.ndarray:
+    """Group number -> its rank among ``present``, shifted left by ``shift`` bits."""
+    ranks = np.zeros(present[-1] + 1, dtype=np.uint16)
+    ranks[list(present)] = np.arange(len(present)) << shift
+    ranks.flags.writeable = False
+    return ranks

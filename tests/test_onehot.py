@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import random_sequences
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
+from seqcnn.alphabet import N_ENCODINGS, ONE_HOT_TABLES
 from seqcnn.errors import DataError, UsageError
 from seqcnn.fasta import reverse_complement
 from seqcnn.onehot import (
@@ -126,3 +128,59 @@ def test_batch_encoding_equals_per_sequence():
     together = encode_sequences(seqs)
     alone = np.concatenate([encode_sequences([s]) for s in seqs])
     np.testing.assert_array_equal(together, alone)
+
+
+def table_one_hot(codes: np.ndarray, n_encoding: str) -> np.ndarray:
+    """The plain reference: one table look-up per channel."""
+    table = ONE_HOT_TABLES[n_encoding]
+    out = np.empty((*codes.shape[:-1], 4, codes.shape[-1]), dtype=np.float32)
+    for channel in range(4):
+        out[..., channel, :] = table[:, channel][codes]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    codes=hnp.arrays(
+        np.uint8,
+        hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=9),
+        elements=st.integers(0, 14),
+    ),
+    n_encoding=st.sampled_from(N_ENCODINGS),
+)
+def test_codes_to_one_hot_equals_table_lookup(codes, n_encoding):
+    # Bases by comparison, N and IUPAC codes patched from the table: the same bits.
+    x = codes_to_one_hot(codes, n_encoding)
+    expected = table_one_hot(codes, n_encoding)
+    assert x.dtype == np.float32 and x.shape == expected.shape
+    assert x.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("n_encoding", N_ENCODINGS)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.int32])
+def test_codes_to_one_hot_any_integer_codes(n_encoding, dtype):
+    codes = np.random.default_rng(0).integers(0, 15, (3, 2, 50)).astype(dtype)
+    expected = table_one_hot(codes, n_encoding)
+    np.testing.assert_array_equal(codes_to_one_hot(codes, n_encoding), expected)
+    np.testing.assert_array_equal(
+        codes_to_one_hot(codes[0, 0].tolist(), n_encoding), expected[0, 0]
+    )
+    strided = codes[..., ::2]  # not contiguous
+    np.testing.assert_array_equal(
+        codes_to_one_hot(strided, n_encoding), table_one_hot(strided, n_encoding)
+    )
+
+
+def test_codes_to_one_hot_rejects_codes_past_the_table():
+    with pytest.raises(IndexError):
+        codes_to_one_hot(np.array([[0, 255]], dtype=np.uint8))
+
+
+@pytest.mark.parametrize("n_encoding", N_ENCODINGS)
+def test_cpu_batches_equal_table_lookup(n_encoding):
+    from seqcnn.forward import OneHotBatches
+
+    codes = np.random.default_rng(1).integers(0, 15, (8, 300)).astype(np.uint8)
+    x = OneHotBatches(torch.device("cpu"), n_encoding)(codes)
+    assert x.dtype == torch.float32
+    np.testing.assert_array_equal(x.numpy(), table_one_hot(codes, n_encoding))

@@ -7,7 +7,7 @@ import click
 from ..alphabet import CROP_MODES, N_ENCODINGS
 from ..labels import TASKS
 from ..threads import MAX_WORKERS
-from .options import CONTEXT, progress, quiet_option, split_list, threads_option
+from .options import CONTEXT, progress, quiet_option, split_list, threads_option, use_threads
 
 
 @click.command(context_settings=CONTEXT)
@@ -122,10 +122,7 @@ def encode(
     """
     from ..dataset import encode as encode_api
 
-    # Only worker processes: set_threads would import torch, which encode never needs and
-    # which makes the workers start by spawn instead of fork.
-    if workers is None and threads is not None:
-        workers = min(threads, MAX_WORKERS)
+    use_threads(threads)  # sets the worker default; torch is not imported for it
     dataset = encode_api(
         list(fasta),
         out,
