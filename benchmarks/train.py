@@ -18,8 +18,9 @@ measures
 
 Both start from a fresh network and optimizer after the same warm-up batches, with torch
 pinned to the machine's cores; ``--repeats`` alternates the two and keeps the best of each.
-A second table splits one batch: building it the way seqcnn does (``_Batches.codes_for``
-with augmentation, then ``one_hot``) against one training step.  Usage::
+A second table splits one batch: building it the way seqcnn does
+(``AugmentedBatches.codes_for`` with augmentation, then ``one_hot``) against one training
+step.  Usage::
 
     python benchmarks/train.py [--scale 1] [--epochs 2] [--repeats 1] [--out bench-out/train]
 """
@@ -150,24 +151,19 @@ def bare_loop(x, y, options, epochs: int, max_batches: int | None = None) -> lis
 
 def seqcnn_run(dataset, options, out: Path) -> dict:
     """seqcnn.train() end to end; epoch, validation and checkpoint seconds."""
-    import importlib
-
     import seqcnn
+    from seqcnn.training import loop
 
-    train_module = importlib.import_module(
-        "seqcnn.train"
-    )  # the module; seqcnn.train is the function
     started = time.perf_counter()
-    with timing(train_module, ["_evaluate", "_save_checkpoint"]) as calls:
+    # the epoch loop's own calls: per-epoch validation (not the final one) and checkpoints
+    with timing(loop, ["evaluate", "save_checkpoint"]) as calls:
         result = seqcnn.train(dataset, out, options=options, overwrite=True, progress=False)
     total = time.perf_counter() - started
-    epochs = len(result.history)
     return {
-        "epochs": epochs,
+        "epochs": len(result.history),
         "seconds": float(result.history["seconds"].sum()),
-        # the first `epochs` evaluations are the per-epoch ones, the rest the final ones
-        "valid": float(sum(calls["_evaluate"][:epochs])),
-        "checkpoint": float(sum(calls["_save_checkpoint"])),
+        "valid": float(sum(calls["evaluate"])),
+        "checkpoint": float(sum(calls["save_checkpoint"])),
         "total": total,
     }
 
@@ -176,9 +172,9 @@ def data_path_seconds(dataset, rows: np.ndarray, options, n_batches: int) -> flo
     """Mean seconds to build one augmented training batch the way seqcnn.train does."""
     import torch
 
-    from seqcnn.train import _Batches
+    from seqcnn.training.batches import AugmentedBatches
 
-    batches = _Batches(
+    batches = AugmentedBatches(
         dataset, dataset.n_encoding, torch.device("cpu"), options.rc_augment, options.shift
     )
     rng = np.random.default_rng([options.seed, 1])
@@ -211,7 +207,8 @@ def measure(case: str, args, out: Path) -> dict:
     import torch
 
     from seqcnn.models import summary
-    from seqcnn.train import TrainOptions, split_indices_for
+    from seqcnn.training import TrainOptions
+    from seqcnn.training.data import split_indices_for
 
     architecture, length, n = CASES[case]
     n = max(int(n * args.scale), 200)
@@ -372,8 +369,8 @@ def main() -> None:
         "seqcnn seq/s: training rows x epochs / sum of result.history['seconds'] (validation "
         "included); 'w/o valid' subtracts the per-epoch validation.  Checkpoints are written "
         "after each epoch's clock stops; 'whole train()' adds setup, final evaluation and the "
-        "bundle.  data path: _Batches.codes_for (rc + shift) + one_hot + targets per batch; "
-        "train step: the bare loop's seconds per batch."
+        "bundle.  data path: AugmentedBatches.codes_for (rc + shift) + one_hot + targets per "
+        "batch; train step: the bare loop's seconds per batch."
     )
 
 

@@ -31,8 +31,8 @@ _EXPORTS = {
     # models and training
     "build_model": "models",
     "describe": "models",
-    "train": "train",
-    "TrainOptions": "train",
+    "train": "training",
+    "TrainOptions": "training",
     "load_model": "bundle",
     "Model": "bundle",
     # prediction

@@ -1,0 +1,171 @@
+"""A training run from start to end: the steps of :func:`train` in order."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+from ..dataset import Dataset
+from ..errors import UsageError
+from .batches import AugmentedBatches
+from .checkpoints import fresh_state, resume_state, run_signature, start_work, work_folder
+from .data import is_fasta_input, n_outputs, training_data
+from .devices import amp_dtype_for, distributed, end_distributed, training_device
+from .finish import finish
+from .loop import fit, make_trainer
+from .losses import criterion_for
+from .options import TrainOptions, TrainResult
+
+__all__ = ["train"]
+
+log = logging.getLogger("seqcnn")
+
+
+def train(
+    data: Dataset | str | os.PathLike,
+    out: str | os.PathLike | None = "seqcnn_model",
+    *,
+    valid: Dataset | str | os.PathLike | None = None,
+    test: Dataset | str | os.PathLike | None = None,
+    options: TrainOptions | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = False,
+    encode_options: dict | None = None,
+    **kwargs,
+) -> TrainResult:
+    """Train a network on an encoded dataset and save it as a model bundle.
+
+    Parameters
+    ----------
+    data
+        Training dataset (folder written by :func:`seqcnn.encode`, or a :class:`Dataset`),
+        or FASTA file(s), which are encoded first with ``encode_options``.
+    out
+        Bundle folder to write (``None``: do not save).  While training, checkpoints live
+        in a hidden ``.<name>.partial`` folder beside it; the bundle appears when done.
+    valid, test
+        Separate validation / test datasets; without them validation (and optionally test)
+        rows are split off ``data`` (see :class:`TrainOptions`).  The test set is
+        evaluated once, with the best weights, at the end.
+    options
+        A :class:`TrainOptions`; keyword arguments override its fields, e.g.
+        ``train(ds, epochs=5, architecture="dilated")``.
+    resume
+        Continue an interrupted run from its last checkpoint.
+    overwrite
+        Replace an existing bundle at ``out``.
+    progress
+        Progress bars on stderr (``None``: when stderr is a terminal).
+    encode_options
+        For FASTA input: keyword arguments of :func:`seqcnn.encode` (``labels``,
+        ``class_per_file``, ``length``, ...).
+
+    Returns
+    -------
+    TrainResult
+        ``.model`` (a loaded :class:`seqcnn.bundle.Model`), ``.history`` (per-epoch
+        DataFrame), ``.metrics`` (final validation/test metrics), ``.path``.
+
+    Examples
+    --------
+    >>> result = train("planted.ds", "seqcnn_model", epochs=20, rc_augment=True)  # doctest: +SKIP
+    >>> result.metrics["valid"]["auroc"]  # doctest: +SKIP
+    0.97
+    """
+    if encode_options is not None or is_fasta_input(data):
+        return _train_from_fasta(
+            data,
+            out,
+            encode_options or {},
+            valid=valid,
+            test=test,
+            options=options,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            **kwargs,
+        )
+    import torch
+
+    from ..models import build_model, summary
+
+    options = dataclasses.replace(options or TrainOptions(), **kwargs)
+    options.check()
+    data = training_data(data, valid, test, options)
+    dataset, task = data.dataset, data.task
+    n_encoding = options.n_encoding or dataset.n_encoding
+    rank, world = distributed()
+    device = training_device(options.device, world)
+    amp_dtype = amp_dtype_for(device, options.amp)
+
+    # The initial weights are the only draw from torch's global generator before the loop.
+    torch.manual_seed(options.seed)
+    network = build_model(
+        options.architecture, dataset.length, n_outputs(dataset), **options.model_options
+    ).to(device)
+    info = summary(network)
+    batches = AugmentedBatches(dataset, n_encoding, device, options.rc_augment, options.shift)
+    criterion = criterion_for(network, task, options, dataset.labels[data.train_rows], device)
+    trainer = make_trainer(
+        network,
+        criterion,
+        options,
+        task,
+        n_encoding=n_encoding,
+        device=device,
+        amp_dtype=amp_dtype,
+        rank=rank,
+        world=world,
+    )
+
+    out_path = Path(out) if out is not None else None
+    if out_path is not None and out_path.exists() and not overwrite:
+        raise UsageError("output already exists; use --force to replace it", path=str(out_path))
+    work = work_folder(out_path)
+    signature = run_signature(options, data.by_role())
+    if resume:
+        optimizer, scheduler = trainer.optimizer, trainer.scheduler
+        state = resume_state(work, out_path, signature, network, optimizer, scheduler)
+        log.info("resuming after epoch %d", state.start_epoch)
+    else:
+        state = fresh_state(network, trainer.mode)
+        if work is not None and rank == 0:
+            start_work(work)
+
+    stopped_early = fit(
+        trainer,
+        batches,
+        data.train_rows,
+        data.valid,
+        state,
+        work=work,
+        signature=signature,
+        show=progress if rank == 0 else False,
+    )
+    result = finish(
+        trainer,
+        data,
+        state,
+        info=info,
+        stopped_early=stopped_early,
+        out=out_path,
+        overwrite=overwrite,
+    )
+    end_distributed(world)
+    return result
+
+
+def _train_from_fasta(data, out, encode_options, **kwargs) -> TrainResult:
+    """Encode FASTA input into a temporary dataset beside the output, then train on it."""
+    import tempfile
+
+    from ..dataset import encode
+
+    files = list(data) if isinstance(data, list | tuple) else [data]
+    parent = Path(out).parent if out is not None else Path(".")
+    with tempfile.TemporaryDirectory(prefix=".seqcnn-encode-", dir=parent) as tmp:
+        dataset = encode(files, Path(tmp) / "data", **encode_options)
+        return train(dataset, out, **kwargs)
