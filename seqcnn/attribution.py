@@ -15,10 +15,15 @@ ready for a sequence logo.
 ``f`` is the chosen output of the network: a raw logit unless ``transform`` says
 otherwise.  Attribute logits: a sigmoid or softmax flattens the differences between
 strongly predicted sequences.
+
+The device, the dtype, eval mode and the named transforms are those of
+:mod:`seqcnn.forward`; the model may be a :class:`seqcnn.bundle.Model`, a bundle folder or
+a bare network (see :func:`seqcnn.bundle.as_model`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,42 +31,61 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqcnn.errors import DataError, ModelError, UsageError
-
 from ._io import atomic_path
+from .errors import DataError, ModelError, UsageError
+from .forward import TRANSFORMS, apply_transform, evaluating, network_device, network_dtype
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["METHODS", "TRANSFORMS", "attribution", "save_attributions", "load_attributions"]
+__all__ = [
+    "METHODS",
+    "TRANSFORMS",
+    "attribution",
+    "resolve_target",
+    "save_attributions",
+    "load_attributions",
+]
 
 METHODS = ("saliency", "ism")
-TRANSFORMS = ("sigmoid", "softmax", "exp")
 
 
 def _resolve_transform(
     transform: str | Callable[[torch.Tensor], torch.Tensor] | None,
 ) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """``None`` (raw logits), a callable on (N, T) outputs, or the name of one."""
-    import torch
-
+    """``None`` (raw logits), a callable on (N, T) outputs, or the name of a transform of
+    :mod:`seqcnn.forward` (softmax over the last axis: the outputs of (N, T))."""
     if transform is None or callable(transform):
         return transform
-    named = {
-        "sigmoid": torch.sigmoid,
-        "softmax": lambda out: torch.softmax(out, dim=1),
-        "exp": torch.exp,
-    }
-    if transform not in named:
+    if transform not in TRANSFORMS:
         raise UsageError(
             f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)} "
             "or leave it unset to attribute raw logits"
         )
-    return named[transform]
+    return functools.partial(apply_transform, name=transform)
 
 
-def _resolve_target(target: int | str, output_names: Sequence[str] | None) -> int:
-    """The output index of ``target``, given as an index or as an output name."""
+def resolve_target(target: int | str, output_names: Sequence[str] | None) -> int:
+    """The output index of ``target``, given as an index or as an output name.
+
+    Parameters
+    ----------
+    target
+        An output index, or a name in ``output_names``.
+    output_names
+        The model's outputs; ``None`` when they are not known (then only an index is
+        accepted, and not checked).
+
+    Raises
+    ------
+    UsageError
+        An unknown name or an index out of range; the message lists the valid outputs.
+
+    Examples
+    --------
+    >>> resolve_target("promoter", ["enhancer", "promoter"])
+    1
+    """
     if isinstance(target, str):
         if output_names is None:
             raise UsageError(
@@ -102,9 +126,11 @@ class _Target:
         self.network = network
         self.index = index
         self.transform = transform
+        self.device = network_device(network)
+        self.dtype = network_dtype(network)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.network(x)
+        out = self.network(x.to(device=self.device, dtype=self.dtype))
         if out.ndim == 1:
             out = out[:, None]
         if self.transform is not None:
@@ -120,10 +146,9 @@ def _saliency(f: _Target, x: torch.Tensor, batch_size: int) -> np.ndarray:
     import torch
 
     scores = np.empty(tuple(x.shape), dtype=np.float32)
-    device, dtype = _device_dtype(f.network)
     with torch.enable_grad():
         for start in range(0, len(x), batch_size):
-            batch = x[start : start + batch_size].to(device=device, dtype=dtype)
+            batch = x[start : start + batch_size].to(device=f.device, dtype=f.dtype)
             batch.requires_grad_(True)
             # Sequences do not interact in eval mode, so the gradient of the sum is the
             # gradient of each sequence's own output.
@@ -132,48 +157,78 @@ def _saliency(f: _Target, x: torch.Tensor, batch_size: int) -> np.ndarray:
     return scores
 
 
-def _ism(f: _Target, x: torch.Tensor, batch_size: int) -> np.ndarray:
+def _ism(f: _Target, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``f(mutant) - f(x)`` for every base at every position.
+
+    The mutants are built in one preallocated array handed to torch without a copy.  A row
+    that held a mutant of the same sequence in the batch before only gets its mutated
+    column restored (most rows do: a sequence has ``3 L`` mutants), so building a batch
+    costs a few column writes, not a copy of every sequence.
+    """
     import torch
 
     n, _, length = x.shape
     scores = np.zeros((n, 4, length), dtype=np.float32)
-    device, dtype = _device_dtype(f.network)
     with torch.inference_mode():
-        reference = torch.cat(
+        reference = np.concatenate(
             [
-                f(x[s : s + batch_size].to(device=device, dtype=dtype)).cpu()
+                f(torch.from_numpy(x[s : s + batch_size])).cpu().numpy()
                 for s in range(0, n, batch_size)
             ]
         )
-        x_np = x.numpy()
         # Base b at position i is a mutation unless the column already is one-hot b; an
         # ambiguous column (N as zeros or 0.25) gets all four bases mutated in.
-        is_reference = (x_np == 1) & (np.abs(x_np).sum(axis=1, keepdims=True) == 1)
+        is_reference = (x == 1) & (np.abs(x).sum(axis=1, keepdims=True) == 1)
+        buffer = np.empty((min(batch_size, 4 * length * n), 4, length), dtype=np.float32)
+        held = np.full(len(buffer), -1)  # the sequence in each row of the buffer...
+        held_at = np.zeros(len(buffer), dtype=np.intp)  # ...and its mutated position
+        rows = np.arange(len(buffer))
         # Mutants of a bounded number of sequences at a time keep the index arrays small.
         per_chunk = max(1, 2**20 // (4 * max(length, 1)))
         for first in range(0, n, per_chunk):
             seq, base, pos = np.nonzero(~is_reference[first : first + per_chunk])
             seq += first
             for start in range(0, len(seq), batch_size):
-                s = torch.from_numpy(seq[start : start + batch_size])
-                b = torch.from_numpy(base[start : start + batch_size])
-                p = torch.from_numpy(pos[start : start + batch_size])
-                rows = torch.arange(len(s))
-                mutants = x[s]
-                mutants[rows, :, p] = 0.0
-                mutants[rows, b, p] = 1.0
-                change = f(mutants.to(device=device, dtype=dtype)).cpu() - reference[s]
-                scores[s.numpy(), b.numpy(), p.numpy()] = change.numpy()
+                s = seq[start : start + batch_size]
+                b = base[start : start + batch_size]
+                p = pos[start : start + batch_size]
+                r = rows[: len(s)]
+                mutants = buffer[: len(s)]
+                same = held[r] == s
+                kept, at = r[same], held_at[r[same]]
+                mutants[kept, :, at] = x[s[same], :, at]
+                new = r[~same]
+                mutants[new] = x[s[new]]
+                mutants[r, :, p] = 0.0
+                mutants[r, b, p] = 1.0
+                held[r], held_at[r] = s, p
+                change = f(torch.from_numpy(mutants)).cpu().numpy()
+                scores[s, b, p] = change - reference[s]
     return scores
 
 
-def _device_dtype(network: Any) -> tuple[torch.device, torch.dtype]:
-    import torch
+def _network_and_outputs(model: Any) -> tuple[Any, list[str] | None, int | None]:
+    """The network, its output names and its input length (``None``: not known).
 
-    parameter = next(iter(network.parameters()), None) if hasattr(network, "parameters") else None
-    if parameter is None:
-        return torch.device("cpu"), torch.float32
-    return parameter.device, parameter.dtype
+    A :class:`seqcnn.bundle.Model`, a bundle folder or a network with a ``.config`` goes
+    through :func:`seqcnn.bundle.as_model`; any other module (a plain ``torch.nn.Module``
+    mapping (N, 4, L) to (N, T)) is used as it is, with neither names nor length.
+    """
+    from .bundle import Model, as_model
+
+    if (
+        model is None
+        or isinstance(model, (Model, str, os.PathLike))
+        or isinstance(getattr(model, "config", None), dict)
+    ):
+        view = as_model(model)
+        return view.network, view.output_names, view.input_length
+    if not callable(model):
+        raise UsageError(
+            "expected a seqcnn Model, a bundle folder or a torch network, got "
+            f"{type(model).__name__}"
+        )
+    return model, None, None
 
 
 def attribution(
@@ -189,18 +244,21 @@ def attribution(
     Parameters
     ----------
     model
-        A loaded :class:`seqcnn.bundle.Model` (uses ``.network`` and ``.output_names``)
-        or a bare ``torch.nn.Module`` mapping (N, 4, L) one-hot sequences to (N, T) logits.
+        A :class:`seqcnn.bundle.Model`, a bundle folder (``None``: ``$SEQCNN_MODEL`` or
+        ``./seqcnn_model``), a ``SeqCNN``, or any ``torch.nn.Module`` mapping (N, 4, L)
+        one-hot sequences to (N, T) logits (then targets are indices only).  The scores
+        are computed where the network is, in its dtype.
     x
         One-hot sequences, shape (N, 4, L), as from :func:`seqcnn.onehot.one_hot`.
     method
         ``"saliency"`` (gradient x input) or ``"ism"`` (in-silico saturation mutagenesis);
         see the module docstring for the definitions.
     target
-        The output to explain: its index, or its name in ``model.output_names``.
+        The output to explain: its index, or its name in the model's output names.
     transform
         Applied to the (N, T) outputs before the target is taken: ``None`` for raw
-        logits (the default), ``"sigmoid"``, ``"softmax"``, ``"exp"`` or a callable.
+        logits (the default), ``"sigmoid"``, ``"softmax"`` (over the outputs), ``"exp"``,
+        ``"identity"`` or a callable.
     batch_size
         Sequences per forward/backward pass for saliency, mutants per forward pass for ISM.
         Results do not depend on it.
@@ -235,23 +293,18 @@ def attribution(
         )
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
-    network = getattr(model, "network", model)
-    index = _resolve_target(target, getattr(model, "output_names", None))
+    network, output_names, input_length = _network_and_outputs(model)
+    index = resolve_target(target, output_names)
     f = _Target(network, index, _resolve_transform(transform))
 
     x = torch.as_tensor(x).detach().cpu().to(torch.float32)
-    _check_input(x, getattr(model, "input_length", None))
+    _check_input(x, input_length)
     if len(x) == 0:
         return np.zeros(tuple(x.shape), dtype=np.float32)
-
-    was_training = getattr(network, "training", False)
-    network.eval()
-    try:
+    with evaluating(network):
         if method == "saliency":
             return _saliency(f, x, batch_size)
-        return _ism(f, x, batch_size)
-    finally:
-        network.train(was_training)
+        return _ism(f, np.ascontiguousarray(x.numpy()), batch_size)
 
 
 def save_attributions(

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqcnn.attribution import attribution, load_attributions, save_attributions
+from seqcnn.attribution import attribution, load_attributions, resolve_target, save_attributions
+from seqcnn.bundle import Model
 from seqcnn.errors import DataError, ModelError, UsageError
 
 LENGTH = 12
@@ -48,13 +49,9 @@ class SmallCNN(nn.Module):
         return self.head(h.max(dim=-1).values)
 
 
-class Wrapper:
-    """Stands in for seqcnn.bundle.Model: a network plus output names and input length."""
-
-    def __init__(self, network: nn.Module, output_names: list[str], input_length: int):
-        self.network = network.eval()
-        self.output_names = output_names
-        self.input_length = input_length
+def with_outputs(network: nn.Module, output_names: list[str], input_length: int) -> Model:
+    """A :class:`seqcnn.bundle.Model` view of a test network: output names and length."""
+    return Model(network, {"output_names": output_names, "input_length": input_length})
 
 
 def random_one_hot(n: int, length: int = LENGTH, seed: int = 0) -> np.ndarray:
@@ -182,9 +179,9 @@ def test_eval_mode_is_used_and_training_mode_restored():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_target_by_name_on_wrapper_and_tensor_input():
+def test_target_by_name_on_a_model_and_tensor_input():
     weight = integer_weights(seed=9)
-    model = Wrapper(PositionLinear(weight), ["enhancer", "promoter"], LENGTH)
+    model = with_outputs(PositionLinear(weight), ["enhancer", "promoter"], LENGTH)
     x = random_one_hot(3, seed=9)
     by_name = attribution(model, torch.from_numpy(x), method="ism", target="promoter")
     by_index = attribution(model.network, x, method="ism", target=1)
@@ -193,7 +190,7 @@ def test_target_by_name_on_wrapper_and_tensor_input():
 
 
 def test_target_errors_name_the_valid_outputs():
-    model = Wrapper(PositionLinear(integer_weights()), ["enhancer", "promoter"], LENGTH)
+    model = with_outputs(PositionLinear(integer_weights()), ["enhancer", "promoter"], LENGTH)
     x = random_one_hot(1)
     with pytest.raises(UsageError, match="enhancer, promoter"):
         attribution(model, x, target="silencer")
@@ -206,7 +203,7 @@ def test_target_errors_name_the_valid_outputs():
 
 
 def test_input_errors():
-    model = Wrapper(PositionLinear(integer_weights()), ["a", "b"], LENGTH)
+    model = with_outputs(PositionLinear(integer_weights()), ["a", "b"], LENGTH)
     with pytest.raises(UsageError, match="saliency, ism"):
         attribution(model, random_one_hot(1), method="deeplift")
     with pytest.raises(UsageError, match="sigmoid"):
@@ -249,3 +246,38 @@ def test_save_attributions_rejects_mismatched_shapes(tmp_path):
     with pytest.raises(DataError, match="not an attribution file"):
         (tmp_path / "bad.npz").write_text("not a zip")
         load_attributions(tmp_path / "bad.npz")
+
+
+def test_resolve_target_by_name_or_index():
+    assert resolve_target("promoter", ["enhancer", "promoter"]) == 1
+    assert resolve_target(0, None) == 0
+    with pytest.raises(UsageError, match="out of range"):
+        resolve_target(2, ["a", "b"])
+
+
+def test_named_transforms_are_those_of_forward():
+    model = SmallCNN(n_outputs=3)
+    x = random_one_hot(3, seed=10)
+    for name, fn in [("softmax", lambda out: torch.softmax(out, dim=1)), ("exp", torch.exp)]:
+        by_name = attribution(model, x, method="ism", target=2, transform=name)
+        by_callable = attribution(model, x, method="ism", target=2, transform=fn)
+        np.testing.assert_array_equal(by_name, by_callable)
+    identity = attribution(model, x, method="saliency", transform="identity")
+    np.testing.assert_array_equal(identity, attribution(model, x, method="saliency"))
+
+
+def test_bundle_path_model_and_bare_network_agree(tmp_path):
+    from seqcnn.bundle import load_model, save_model
+    from seqcnn.models import build_model
+
+    network = build_model("cnn", 40, 2, first_filters=4, conv_filters=[4], dense_units=8)
+    config = {"alphabet": "ACGT", "input_length": 40, "n_encoding": "zeros",
+              "task": "multilabel", "output_names": ["a", "b"],
+              "output_transform": "sigmoid", "receptive_field": 19}  # fmt: skip
+    save_model(network, config, tmp_path)
+    x = random_one_hot(2, length=40, seed=11)
+    from_path = attribution(tmp_path, x, method="ism", target="b")
+    np.testing.assert_array_equal(from_path, attribution(load_model(tmp_path), x, "ism", "b"))
+    np.testing.assert_array_equal(from_path, attribution(network, x, "ism", "output_1"))
+    with pytest.raises(ModelError, match="length 40, got length 12"):
+        attribution(network, random_one_hot(1), method="ism")

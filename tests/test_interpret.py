@@ -25,7 +25,7 @@ import torch
 from conftest import assert_one_line_error, run_seqcnn, write_fasta_file
 
 from seqcnn.errors import DataError, UsageError
-from seqcnn.interpret import _Reservoir, interpret
+from seqcnn.interpret import interpret
 
 MOTIF_FILE = Path(__file__).resolve().parents[1] / "seqcnn" / "data" / "planted_motifs.meme"
 WIDTH, LENGTH, N_SEQS = 12, 100, 300
@@ -256,28 +256,6 @@ def test_overview_and_logos_are_pngs_of_sensible_size(result):
     assert overview.height > logo.height // 2
 
 
-def test_reservoir_sample_is_uniform_deterministic_and_in_order():
-    rows = np.arange(10_000)[:, None]
-    picks = []
-    for seed in range(2):
-        sample = _Reservoir(1000, seed=seed)
-        for start in range(0, len(rows), 999):
-            sample.add(rows[start : start + 999])
-        picks.append(sample.result()[:, 0])
-    again = _Reservoir(1000, seed=0)
-    again.add(rows)
-    assert len(picks[0]) == 1000 and len(set(picks[0])) == 1000
-    assert np.all(np.diff(picks[0]) > 0)  # file order
-    assert not np.array_equal(picks[0], picks[1])
-    # Uniform: each tenth of the stream holds about a tenth of the sample.
-    assert np.histogram(picks[0], bins=10, range=(0, 10_000))[0].min() > 60
-    assert np.array_equal(np.sort(again.result()[:, 0]), again.result()[:, 0])
-    everything = _Reservoir(None)
-    everything.add(rows[:5])
-    everything.add(rows[5:7])
-    assert everything.result()[:, 0].tolist() == list(range(7))
-
-
 def test_sampling_and_trimming(setup, tmp_path):
     from seqcnn.bundle import load_model
 
@@ -294,21 +272,24 @@ def test_sampling_and_trimming(setup, tmp_path):
     assert len(pfm) == 4 and len(pfm[0].split()) == table.loc["filter_2", "width"]
 
 
-def test_one_hot_input_is_sampled_padded_and_cropped():
-    from seqcnn.interpret import _read_sequences
+def test_one_hot_input_is_sampled_padded_and_cropped(setup, tmp_path):
+    from seqcnn.attribution import load_attributions
     from seqcnn.onehot import one_hot
 
     seqs = [s for _, s in _records()][:50]
     short = one_hot([s[:90] for s in seqs])
-    data = _read_sequences(short, LENGTH, "uniform", 20, 3)
-    assert data.x.shape == (20, 4, LENGTH) and data.n_read == 50
-    assert np.all(data.x[:, :, :5] == 0.25) and np.array_equal(data.first_x[:, :, 5:95], short[:3])
+    options = dict(motif_db=None, influence=False, attribution="saliency", target="beta",
+                   attribution_sequences=3)  # fmt: skip
+    result = interpret(setup["model"], short, tmp_path / "short", max_sequences=20, **options)
+    assert result.n_sequences == 20 and result.n_read == 50
+    data = load_attributions(result.attribution)
+    assert data["ids"] == ["0", "1", "2"] and data["one_hot"].shape == (3, 4, LENGTH)
+    assert np.all(data["one_hot"][:, :, :5] == 0)  # padded with N (zeros encoding)
+    assert np.array_equal(data["one_hot"][:, :, 5:95], short[:3])
     long = one_hot([s + s[:20] for s in seqs])
-    data = _read_sequences(long, LENGTH, "zeros", None, 0)
-    assert np.array_equal(data.x, long[:, :, 10:110]) and data.first_ids == []
-    strings = _read_sequences([s[:90] for s in seqs], LENGTH, "zeros", None, 2)
-    assert np.array_equal(strings.x, one_hot([s[:90] for s in seqs], length=LENGTH))
-    assert strings.first_ids == ["0", "1"]
+    result = interpret(setup["model"], long, tmp_path / "long", **options)
+    data = load_attributions(result.attribution)
+    assert result.n_sequences == 50 and np.array_equal(data["one_hot"], long[:3, :, 10:110])
 
 
 def test_bare_network_and_list_input_print_nothing(tmp_path, capsys):
@@ -317,6 +298,7 @@ def test_bare_network_and_list_input_print_nothing(tmp_path, capsys):
     motif = _motifs()[PLANTED[0]]
     network = ToySeqCNN(np.stack([_log_odds(motif), -np.ones((4, WIDTH))]),
                         head_weight=[[1.0, 0.0], [0.0, 1.0]])  # fmt: skip
+    network.config = {"input_length": LENGTH, "n_outputs": 2}  # what seqcnn.as_model reads
     seqs = [s for _, s in _records()][:100]
     result = interpret(network, seqs, tmp_path / "o", motif_db=None, min_sites=5,
                        attribution="saliency", target="1", attribution_sequences=1)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Logos, filter overviews and learning curves render to real, non-blank images."""
+"""Logos, filter overviews, attribution maps and learning curves render to real, non-blank
+images; figures drawn once as pixels become PNGs, tiles and mosaics."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ import pytest
 from seqcnn.errors import DataError, UsageError
 from seqcnn.motifs import FilterMotif
 from seqcnn.plots import (
+    OVERVIEW_SCALE,
+    draw_attribution_maps,
+    draw_filter_logos,
+    file_names,
+    filter_logo_title,
+    mosaic,
     plot_attribution_logo,
     plot_filter_overview,
     plot_learning_curves,
     plot_logo,
+    render,
     save_figure,
+    write_overview,
+    write_png,
 )
 
 PWM = np.array(
@@ -167,3 +177,54 @@ def test_save_figure_formats_are_atomic(tmp_path):
         save_figure(fig, tmp_path / "x", formats=("gif",))
     with pytest.raises(UsageError, match="folder"):
         save_figure(fig, tmp_path / "missing" / "x.png")
+
+
+def test_rendered_pixels_become_a_small_png_with_the_same_image(tmp_path):
+    from PIL import Image
+
+    fig, _ = plot_logo(PWM, title="filter_0")
+    pixels = render(fig)
+    assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+    path = write_png(pixels, tmp_path / "logo.png")
+    image = Image.open(path)
+    assert image.mode == "P" and len(image.getcolors()) <= 64  # 64-colour palette
+    assert image.size == (pixels.shape[1], pixels.shape[0])
+    assert round(image.info["dpi"][0]) == 150
+    assert np.abs(np.asarray(image.convert("RGB"), dtype=int) - pixels).mean() < 2
+    assert sorted(os.listdir(tmp_path)) == ["logo.png"]
+
+
+def test_mosaic_places_tiles_row_by_row_on_white():
+    tiles = [np.full((2, 3, 3), k, dtype=np.uint8) for k in range(5)]
+    canvas = mosaic(tiles, ncols=2, gap=1)
+    assert canvas.shape == (3 * 3 + 1, 2 * 4 + 1, 3)
+    assert (canvas[1:3, 1:4] == 0).all() and (canvas[1:3, 5:8] == 1).all()
+    assert (canvas[7:9, 1:4] == 4).all() and (canvas[7:9, 5:8] == 255).all()
+    with pytest.raises(UsageError, match="no tiles"):
+        mosaic([])
+
+
+def test_filter_logos_are_drawn_once_into_files_tiles_and_overview(tmp_path):
+    motifs = [motif(0, PWM), motif(1, PWM[::-1].copy(), n_sites=1234)]
+    assert filter_logo_title(motifs[1]) == f"filter_1  {motifs[1].consensus}  n=1,234"
+    assert filter_logo_title(motifs[1], "CTCF").endswith("n=1,234  CTCF")
+    tiles = draw_filter_logos(motifs, tmp_path / "logos", {"filter_0": "MEF2A"}, ("png", "svg"))
+    names = sorted(os.listdir(tmp_path / "logos"))
+    assert names == ["filter_0.png", "filter_0.svg", "filter_1.png", "filter_1.svg"]
+    full = assert_real_png(tmp_path / "logos" / "filter_0.png")
+    assert tiles["filter_0"].shape[0] == round(full.shape[0] * OVERVIEW_SCALE)
+    overview = write_overview([tiles["filter_1"], tiles["filter_0"]], tmp_path / "overview.png")
+    assert assert_real_png(overview).shape[1] > 2 * tiles["filter_0"].shape[1]
+
+
+def test_attribution_maps_have_safe_unique_names_and_captions(tmp_path):
+    assert file_names(["chr1:10-20", "chr1:10-20", ".hidden", "/"]) == [
+        "chr1_10-20", "chr1_10-20_2", "hidden", "_"]  # fmt: skip
+    rng = np.random.default_rng(0)
+    x = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (2, 30))].transpose(0, 2, 1)
+    scores = rng.normal(size=x.shape).astype(np.float32)
+    maps = draw_attribution_maps(["a/b", "a/b"], x, scores, tmp_path / "maps", "ism", "CTCF")
+    assert [caption for caption, _ in maps] == ["a/b: ism for CTCF"] * 2
+    assert [path.name for _, path in maps] == ["a_b.png", "a_b_2.png"]
+    for _, path in maps:
+        assert_real_png(path)
