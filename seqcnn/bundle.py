@@ -23,11 +23,23 @@ from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["Model", "as_model", "save_model", "load_model", "find_model", "FORMAT"]
+__all__ = [
+    "Model",
+    "as_model",
+    "save_model",
+    "load_model",
+    "find_model",
+    "check_config",
+    "FORMAT",
+    "MAX_INPUT_LENGTH",
+]
 
 FORMAT = "seqcnn-model"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_DIR = "seqcnn_model"
+WEIGHTS_FILE = "weights.safetensors"
+
+
 class Model:
     """A trained network with everything needed to use it.
 
@@ -122,7 +134,7 @@ def save_model(network, config: dict[str, Any], folder: str | os.PathLike) -> Pa
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    weights = folder / "weights.safetensors"
+    weights = folder / WEIGHTS_FILE
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     save_file(state, str(weights), metadata={"format": FORMAT})
     full = {
@@ -170,8 +182,138 @@ def find_model(path: str | os.PathLike | None = None) -> Path:
     return candidate
 
 
+#: The longest input a bundle may declare: far beyond any real model, far below what would
+#: exhaust memory before the weights are even read.
+MAX_INPUT_LENGTH = 10_000_000
+MAX_OUTPUTS = 1_000_000
+MAX_CONFIG_BYTES = 16 << 20
+# The transforms each task's outputs may go through (see seqcnn.forward.output_transform).
+_TASK_TRANSFORMS = {
+    "binary": ("sigmoid",),
+    "multilabel": ("sigmoid",),
+    "multiclass": ("softmax",),
+    "regression": ("identity", "exp"),
+}
+
+
+def _whole(value, what: str, low: int, high: int) -> int:
+    """``value`` as a whole number in ``[low, high]``, else a ModelError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ModelError(f"config.json: {what} must be a whole number from {low:,} to {high:,}, "
+                         f"got {value!r}")  # fmt: skip
+    return value
+
+
+def _one_of(value, what: str, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ModelError(f"config.json: {what} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Check every field of a bundle's ``config.json`` that loading and using it reads.
+
+    Types and ranges are checked before anything is built, so a damaged or hostile file
+    fails with one line instead of allocating memory or reporting the wrong values.
+
+    Raises
+    ------
+    ModelError
+        Naming the field, what it must be and what it is (the caller adds the bundle path).
+    """
+    from .alphabet import N_ENCODINGS
+    from .forward import TRANSFORMS
+    from .labels import TASKS
+
+    network = config.get("model")
+    if not isinstance(network, dict) or not isinstance(network.get("architecture"), str):
+        raise ModelError("config.json: 'model' must describe the network "
+                         "({'architecture': ..., 'input_length': ..., ...})")  # fmt: skip
+    if not isinstance(network.get("options", {}), dict):
+        raise ModelError("config.json: model.options must be a mapping of option names")
+    length = _whole(config.get("input_length"), "input_length", 1, MAX_INPUT_LENGTH)
+    built = _whole(network.get("input_length"), "model.input_length", 1, MAX_INPUT_LENGTH)
+    if length != built:
+        raise ModelError(
+            f"config.json: input_length is {length} but the network was built for "
+            f"{built} bases (model.input_length): the file was edited or mixes two models; "
+            f"set input_length back to {built}"
+        )
+    n_outputs = _whole(network.get("n_outputs"), "model.n_outputs", 1, MAX_OUTPUTS)
+    task = _one_of(config.get("task"), "task", TASKS)
+    names = config.get("output_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ModelError(f"config.json: output_names must be a list of names, got {names!r}")
+    if len(names) != n_outputs or len(set(names)) != len(names):
+        raise ModelError(
+            f"config.json: output_names must be {n_outputs} different names, one per output "
+            f"(model.n_outputs), got {len(names)}"
+            + (" with repeats" if len(set(names)) != len(names) else "")
+        )
+    if "output_transform" in config:
+        transform = _one_of(config["output_transform"], "output_transform", TRANSFORMS)
+        if transform not in _TASK_TRANSFORMS[task]:
+            raise ModelError(
+                f"config.json: output_transform {transform!r} does not fit a {task} task "
+                f"(expected {' or '.join(_TASK_TRANSFORMS[task])})"
+            )
+    if "n_encoding" in config:
+        _one_of(config["n_encoding"], "n_encoding", N_ENCODINGS)
+    if "receptive_field" in config:
+        _whole(config["receptive_field"], "receptive_field", 1, 2**62)
+    if not isinstance(config.get("rc_average", False), bool):
+        raise ModelError(f"config.json: rc_average must be true or false, "
+                         f"got {config['rc_average']!r}")  # fmt: skip
+    weights = config.get("weights", {})
+    if not (
+        isinstance(weights, dict)
+        and isinstance(weights.get("file", ""), str)
+        and isinstance(weights.get("sha256", ""), str)
+    ):
+        raise ModelError(
+            "config.json: weights must be {'file': name, 'sha256': 'sha256:...'}, "
+            f"got {weights!r}"
+        )
+    file = weights.get("file", WEIGHTS_FILE)
+    if not file or Path(file).name != file or file in (".", ".."):
+        raise ModelError(
+            f"config.json: weights.file must be a file name in the bundle folder, got {file!r}"
+        )
+
+
+def _check_weights(network, weights: Path) -> None:
+    """Compare the tensors' names and shapes in a safetensors file (read from its header,
+    not loaded) with those of ``network``, which may live on the meta device."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"weights are not readable safetensors ({err})") from None
+    expected = {key: tuple(value.shape) for key, value in network.state_dict().items()}
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    if missing or unexpected:
+        detail = (f"missing tensor(s) {', '.join(missing[:3])}" if missing
+                  else f"unexpected tensor(s) {', '.join(unexpected[:3])}")  # fmt: skip
+        raise ModelError(f"weights do not fit the architecture in config.json: {detail}")
+    for key, shape in expected.items():
+        if shapes[key] != shape:
+            raise ModelError(
+                f"weights do not fit the architecture in config.json: tensor '{key}' is "
+                f"{'x'.join(map(str, shapes[key]))} in the weights but "
+                f"{'x'.join(map(str, shape))} in the network config.json describes"
+            )
+
+
 def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Model:
     """Load a model bundle; never unpickles or runs code from it.
+
+    Every field of ``config.json`` is checked (:func:`check_config`), and the network it
+    describes is laid out without memory and compared with the weights file's tensor
+    shapes, before anything is allocated; weights holding NaN or infinite values are
+    refused.
 
     Parameters
     ----------
@@ -183,7 +325,8 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Mo
     Raises
     ------
     ModelError
-        Missing bundle, corrupt or mismatched ``config.json`` or weights.
+        Missing bundle, corrupt or mismatched ``config.json`` or weights, one line naming
+        the bundle.
 
     Examples
     --------
@@ -193,8 +336,10 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Mo
     folder = find_model(path)
     name = str(folder)
     try:
+        if (folder / "config.json").stat().st_size > MAX_CONFIG_BYTES:
+            raise ModelError(f"config.json is larger than {MAX_CONFIG_BYTES >> 20} MB", path=name)
         config = json.loads((folder / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ModelError(f"config.json is not valid JSON ({err})", path=name) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError("config.json is not a seqcnn model description", path=name)
@@ -209,40 +354,56 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Mo
             f"model was trained on alphabet '{config.get('alphabet')}', seqcnn reads ACGT",
             path=name,
         )
-    weights = folder / config.get("weights", {}).get("file", "weights.safetensors")
-    if not weights.is_file():
-        raise ModelError(f"weights file '{weights.name}' is missing", path=name)
-    expected = config.get("weights", {}).get("sha256")
-    if expected and _sha256(weights) != expected:
-        raise ModelError(
-            "weights do not match config.json (checksum differs): the bundle is corrupt or "
-            "its files come from different models",
-            path=name,
-        )
+    try:
+        check_config(config)
+        network = _load_network(folder, config)
+    except ModelError as err:
+        raise ModelError(err.message, path=name) from None
+    return Model(network.to(device), config, path=folder)
 
+
+def _load_network(folder: Path, config: dict[str, Any]):
+    """Build the network of a checked config and load its weights (ModelError without
+    the bundle's path, which the caller adds)."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from .errors import UsageError
     from .models import build_model
 
-    try:
-        network = build_model(**config["model"])
-    except (KeyError, TypeError, UsageError) as err:
+    weights = folder / config.get("weights", {}).get("file", WEIGHTS_FILE)
+    if not weights.is_file():
+        raise ModelError(f"weights file '{weights.name}' is missing")
+    expected = config.get("weights", {}).get("sha256")
+    if expected and _sha256(weights) != expected:
         raise ModelError(
-            f"config.json does not describe a known model ({err})", path=name
-        ) from None
+            "weights do not match config.json (checksum differs): the bundle is corrupt or "
+            "its files come from different models"
+        )
+    try:
+        with torch.device("meta"):  # shapes only: nothing allocated
+            _check_weights(build_model(**config["model"]), weights)
+        network = build_model(**config["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError, UsageError) as err:
+        raise ModelError(f"config.json does not describe a known model ({err})") from None
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
-        raise ModelError(f"weights are not readable safetensors ({err})", path=name) from None
+        raise ModelError(f"weights are not readable safetensors ({err})") from None
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelError(
+                f"weights hold NaN or infinite values (tensor '{key}'): the training "
+                "diverged or the file is damaged; retrain (e.g. with a lower --lr)"
+            )
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])
-        raise ModelError(f"weights do not fit the architecture: {detail}", path=name) from None
-    return Model(network.to(device), config, path=folder)
+        raise ModelError(f"weights do not fit the architecture: {detail}") from None
+    return network
 
 
 def as_model(model: Any = None, device: str | None = None) -> Model:

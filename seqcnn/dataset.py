@@ -9,8 +9,9 @@ A dataset folder written by :func:`encode` (``seqcnn encode``) holds
                    codes 5..14, see :mod:`seqcnn.onehot`), row-major ``(N, L)``, no header,
                    so it can be memory-mapped and a data set larger than RAM still trains
 ``ids.txt``        one record id per line, in row order
-``labels.npy``     ``float32 (N, T)`` (binary, multilabel, regression) or ``int64 (N,)``
-                   class indices (multiclass); absent for unlabelled data
+``labels.npy``     ``float32 (N, T)`` (binary, multilabel, regression; NaN marks a label
+                   masked with ``missing_labels="mask"``) or ``int64 (N,)`` class indices
+                   (multiclass); absent for unlabelled data
 
 One byte per base is 16x smaller than a float32 one-hot array; batches are expanded to
 one-hot on the fly.
@@ -18,6 +19,7 @@ one-hot on the fly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -33,16 +35,27 @@ from .alphabet import IUPAC_CODES, check_crop, check_n_encoding
 from .errors import DataError, UsageError
 from .fasta import display_name
 from .labels import (
+    check_missing_labels,
     check_task,
     class_name_from_path,
     make_labels,
+    missing_rows,
     parse_header_labels,
     read_label_table,
+    table_labels,
 )
 from .onehot import codes_to_one_hot
 from .sequence_file import default_workers, read_batches, write_sequences
 
-__all__ = ["Dataset", "encode", "load_dataset", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "Dataset",
+    "encode",
+    "file_class_labels",
+    "finish_dataset",
+    "load_dataset",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 FORMAT = "seqcnn-dataset"
 FORMAT_VERSION = 1
@@ -187,6 +200,7 @@ def encode(
     classes: Sequence[str] | None = None,
     header_labels: bool = False,
     task: str | None = None,
+    missing_labels: str = "error",
     length: int | None = None,
     crop: str = "center",
     n_encoding: str = "zeros",
@@ -218,7 +232,14 @@ def encode(
         Read labels from ``key=value`` pairs after the id in each header
         (``>seq1 label=1``); ``label_columns`` picks keys.
     task
-        ``binary``, ``multiclass``, ``multilabel`` or ``regression``; inferred if omitted.
+        ``binary``, ``multiclass``, ``multilabel`` or ``regression``; inferred if omitted
+        (see :func:`seqcnn.labels.infer_task`).
+    missing_labels
+        A missing label (empty, ``NA``, ``NaN``, ``N/A``, ``null``, ``None``, ``.``) in a
+        table or header: ``"error"`` (name file, record, line, column and value),
+        ``"drop"`` (leave the record out; with a table, records without a row too) or
+        ``"mask"`` (multilabel and regression: NaN in ``labels.npy``, for the loss to
+        skip).  Ids in a table are stripped of surrounding whitespace.
     length, crop
         Pad (with N) or crop every sequence to ``length``, keeping the ``center``,
         ``left`` or ``right`` part; without ``length`` all sequences must share one.
@@ -258,6 +279,7 @@ def encode(
     if not files:
         raise UsageError("no FASTA file given")
     check_task(task)
+    check_missing_labels(missing_labels)
     check_crop(crop)
     check_n_encoding(n_encoding)
     if length is not None and length < 1:
@@ -323,54 +345,98 @@ def encode(
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seqcnn_version": __version__,
         }
-        label_array = None
+        label_array, keep = None, None
         if labels is not None:
             table = read_label_table(str(labels), id_column, label_columns)
-            missing = ~np.isin(np.asarray(ids, dtype=object), table.index.to_numpy())
-            if missing.any():
-                first = ids[int(np.flatnonzero(missing)[0])]
-                raise DataError(
-                    f"record has no row in the label table ({int(missing.sum())} of {n} "
-                    "records have none)",
-                    path=str(labels),
-                    record=first,
-                )
-            values = table.loc[ids].to_numpy()
-            label_array, task, names = make_labels(
-                values, ids, list(table.columns), task, source=str(labels)
+            label_array, task, names, keep = table_labels(
+                table, ids, task, str(labels), missing_labels
             )
         elif class_per_file:
-            index = np.asarray(file_index, dtype=np.int64)
-            if task is None:
-                task = "binary" if len(files) == 2 else "multiclass"
-            if task == "binary":
-                if len(files) != 2:
-                    raise UsageError("task 'binary' with --class-per-file takes two files")
-                label_array, names = (index == 0).astype(np.float32)[:, None], [classes[0]]
-            elif task == "multiclass":
-                label_array, names = index, list(classes)
-            else:
-                raise UsageError(f"--class-per-file makes classes; task '{task}' does not fit")
+            label_array, task, names = file_class_labels(file_index, classes, task)
         elif shuffled_negatives:
             is_positive = np.asarray(file_index, dtype=np.int64) < len(files)
             label_array, task = is_positive.astype(np.float32)[:, None], "binary"
             names = [class_name_from_path(files[0])]
         elif header_labels:
-            label_array, task, names = _labels_from_headers(
-                ids, descriptions, label_columns, task, files
+            label_array, task, names, keep = _labels_from_headers(
+                ids, descriptions, label_columns, task, files, missing_labels
             )
-        if label_array is not None:
-            np.save(tmp / "labels.npy", label_array)
-            hasher.update(label_array.tobytes())
-            header["task"], header["label_names"] = task, names
-        elif task is not None:
+        if keep is not None:  # missing_labels="drop" left records out
+            hasher = _keep_rows(tmp / "sequences.u8", keep, seq_length)
+            ids, n = [ids[i] for i in np.flatnonzero(keep)], int(keep.sum())
+            header["n_sequences"] = n
+        if label_array is not None and missing_labels != "error":
+            masked = int(np.isnan(label_array).sum()) if label_array.dtype.kind == "f" else 0
+            dropped = 0 if keep is None else int((~keep).sum())
+            header["missing_labels"] = {
+                "policy": missing_labels, "dropped": dropped, "masked": masked
+            }  # fmt: skip
+        if label_array is None and task is not None:
             raise UsageError("--task needs labels (--labels, --class-per-file or --header-labels)")
-        (tmp / "ids.txt").write_text("\n".join(ids) + ("\n" if ids else ""), encoding="utf-8")
-        hasher.update("\n".join(ids).encode())
-        hasher.update(f"{n}x{seq_length}".encode())
-        header["content_hash"] = "sha256:" + hasher.hexdigest()
-        (tmp / "dataset.json").write_text(json.dumps(header, indent=2) + "\n")
+        finish_dataset(tmp, header, ids, hasher,
+                       None if label_array is None else (label_array, task, names))  # fmt: skip
     return load_dataset(out)
+
+
+def file_class_labels(file_index, classes: Sequence[str], task: str | None = None):
+    """Labels when each input file is one class (``--class-per-file``).
+
+    Parameters
+    ----------
+    file_index
+        Each record's file, ``0..len(classes) - 1``.
+    classes
+        The class names, one per file.
+    task
+        ``binary`` (two files; the first holds the positives), ``multiclass``, or ``None``:
+        binary for two files, else multiclass.
+
+    Returns
+    -------
+    labels, task, names
+    """
+    index = np.asarray(file_index, dtype=np.int64)
+    if task is None:
+        task = "binary" if len(classes) == 2 else "multiclass"
+    if task == "binary":
+        if len(classes) != 2:
+            raise UsageError("task 'binary' with --class-per-file takes two files")
+        return (index == 0).astype(np.float32)[:, None], task, [classes[0]]
+    if task == "multiclass":
+        return index, task, list(classes)
+    raise UsageError(f"--class-per-file makes classes; task '{task}' does not fit")
+
+
+def finish_dataset(folder: Path, header: dict, ids: list[str], hasher, labels=None) -> None:
+    """Write the labels, ids and header of a dataset whose ``sequences.u8`` is written.
+
+    The last step of every dataset writer (:func:`encode`,
+    :func:`seqcnn.intervals.encode_intervals`), so the content hash is made one way.
+
+    Parameters
+    ----------
+    folder
+        The (temporary) dataset folder.
+    header
+        The header so far, with ``n_sequences`` and ``length`` final; gets ``task``,
+        ``label_names`` and ``content_hash``.
+    ids
+        Record ids in row order.
+    hasher
+        The SHA-256 of the sequence codes, in order (from the writer).
+    labels
+        ``(label_array, task, label_names)``, or ``None`` for an unlabelled dataset.
+    """
+    if labels is not None:
+        label_array, task, names = labels
+        np.save(folder / "labels.npy", label_array)
+        hasher.update(label_array.tobytes())
+        header["task"], header["label_names"] = task, names
+    (folder / "ids.txt").write_text("\n".join(ids) + ("\n" if ids else ""), encoding="utf-8")
+    hasher.update("\n".join(ids).encode())
+    hasher.update(f"{header['n_sequences']}x{header['length']}".encode())
+    header["content_hash"] = "sha256:" + hasher.hexdigest()
+    (folder / "dataset.json").write_text(json.dumps(header, indent=2) + "\n")
 
 
 def _with_shuffled_negatives(sources, negatives_path, copies, seed):
@@ -401,7 +467,32 @@ def _with_shuffled_negatives(sources, negatives_path, copies, seed):
     return positives_then_negatives()
 
 
-def _labels_from_headers(ids, descriptions, label_columns, task, files):
+def _keep_rows(path: Path, keep: np.ndarray, row_bytes: int):
+    """Keep only the rows ``keep`` of a sequence file, in order, in place.
+
+    Returns
+    -------
+    hashlib sha256
+        The hash of the rows kept, as the writer would have hashed them alone.
+    """
+    hasher = hashlib.sha256()
+    rows = np.flatnonzero(keep)
+    if row_bytes:
+        codes = np.memmap(path, dtype=np.uint8, mode="r+", shape=(len(keep), row_bytes))
+        step = max(1, (1 << 24) // row_bytes)
+        for start in range(0, len(rows), step):
+            # Row rows[k] >= k moves up to k: copying block by block never overwrites a row
+            # still to be read.
+            block = codes[rows[start : start + step]]
+            codes[start : start + len(block)] = block
+            hasher.update(block.tobytes())
+        codes.flush()
+        del codes
+    os.truncate(path, len(rows) * row_bytes)
+    return hasher
+
+
+def _labels_from_headers(ids, descriptions, label_columns, task, files, missing_labels):
     pairs = [parse_header_labels(d) for d in descriptions]
     source = ", ".join(files)
     columns = list(label_columns) if label_columns else list(pairs[0]) if pairs else []
@@ -415,7 +506,16 @@ def _labels_from_headers(ids, descriptions, label_columns, task, files):
     for i, found in enumerate(pairs):
         for j, column in enumerate(columns):
             value = found.get(column)
-            if value is None:
-                raise DataError(f"no label '{column}=' in the header", path=source, record=ids[i])
-            values[i, j] = value
-    return make_labels(values, ids, columns, task, source=source)
+            if value is None and missing_labels == "error":
+                raise DataError(
+                    f"no label '{column}=' in the header; use --missing-labels drop or mask "
+                    "to accept records without one",
+                    path=source,
+                    record=ids[i],
+                )
+            values[i, j] = "" if value is None else value
+    labels, task, names = make_labels(
+        values, ids, columns, task, source=source, missing_labels=missing_labels
+    )
+    keep = ~missing_rows(values) if missing_labels == "drop" else None
+    return labels, task, names, (None if keep is None or keep.all() else keep)

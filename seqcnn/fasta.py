@@ -55,6 +55,7 @@ def open_binary(path: PathLike):
 
     Compression is detected from the gzip magic bytes, so ``.gz`` files, bgzip files
     (a series of gzip members) and compressed standard input all work whatever the name.
+    A UTF-8 byte-order mark at the start of the (decompressed) content is skipped.
 
     Parameters
     ----------
@@ -84,9 +85,12 @@ def open_binary(path: PathLike):
         buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
         magic = buffered.peek(2)[:2]
         if magic == b"\x1f\x8b":
-            yield gzip.GzipFile(fileobj=buffered, mode="rb")
+            content = gzip.GzipFile(fileobj=buffered, mode="rb")
         else:
-            yield buffered
+            content = buffered
+        if content.peek(len(BOM))[: len(BOM)] == BOM:
+            content.read(len(BOM))
+        yield content
     finally:
         if close_raw:
             raw.close()
@@ -115,7 +119,10 @@ def open_text(path: PathLike, byte_range: tuple[int, int] | None = None):
             yield io.TextIOWrapper(binary, encoding="latin-1", newline=None)
         return
     with open(path, "rb", buffering=0) as raw:
-        part = io.BufferedReader(_ByteRange(raw, *byte_range), buffer_size=1 << 20)
+        start, end = byte_range
+        if start == 0 and raw.read(len(BOM)) == BOM:
+            start = len(BOM)
+        part = io.BufferedReader(_ByteRange(raw, start, end), buffer_size=1 << 20)
         yield io.TextIOWrapper(part, encoding="latin-1", newline=None)
 
 
@@ -208,6 +215,8 @@ def count_records(path: PathLike, byte_range: tuple[int, int] | None = None) -> 
     n = 0
     line_start = True  # the range starts at the start of a line
     with open(path, "rb") as handle:
+        if start == 0 and handle.read(len(BOM)) == BOM:
+            start = len(BOM)
         handle.seek(start)
         left = end - start
         while left > 0 and (block := handle.read(min(left, 1 << 24))):
@@ -218,6 +227,8 @@ def count_records(path: PathLike, byte_range: tuple[int, int] | None = None) -> 
 
 
 NEWLINES = (ord("\n"), ord("\r"))
+#: The UTF-8 byte-order mark some editors put at the start of a text file.
+BOM = b"\xef\xbb\xbf"
 
 
 def header_starts(block: bytes, line_start: bool) -> np.ndarray:

@@ -191,7 +191,7 @@ def read_label_table(path: str, id_column: str | None = None, label_columns=None
     table = table.fillna("")  # short rows
     lines = np.arange(len(table)) + 2
     blank = (table.apply(lambda column: column.str.strip()) == "").all(axis=1).to_numpy()
-    table, lines = table[~blank], lines[~blank]
+    table, lines = table[~blank].copy(), lines[~blank]
     table[id_column] = table[id_column].str.strip()
     duplicated = table[id_column].duplicated(keep=False).to_numpy()
     if duplicated.any():

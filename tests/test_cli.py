@@ -47,7 +47,7 @@ def _choice_constants() -> dict:
     from seqcnn.attribution import METHODS
     from seqcnn.forward import DEVICES
     from seqcnn.interpret import OVERVIEW_ORDERS
-    from seqcnn.labels import TASKS
+    from seqcnn.labels import MISSING_POLICIES, TASKS
     from seqcnn.models.names import ACTIVATIONS, ARCHITECTURE_NAMES
     from seqcnn.plots import FIGURE_FORMATS
     from seqcnn.predict import AGGREGATES
@@ -57,6 +57,8 @@ def _choice_constants() -> dict:
         ("encode", "task"): TASKS,
         ("encode", "crop"): CROP_MODES,
         ("encode", "n_encoding"): N_ENCODINGS,
+        ("encode", "missing_labels"): MISSING_POLICIES,
+        ("train", "missing_labels"): MISSING_POLICIES,
         ("train", "architecture"): ARCHITECTURE_NAMES,
         ("train", "first_activation"): ACTIVATIONS,
         ("train", "schedule"): SCHEDULES,

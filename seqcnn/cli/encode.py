@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..alphabet import CROP_MODES, N_ENCODINGS
-from ..labels import TASKS
+from ..labels import MISSING_POLICIES, TASKS
 from ..threads import MAX_WORKERS
 from .options import CONTEXT, progress, quiet_option, split_list, threads_option, use_threads
 
@@ -46,6 +46,14 @@ from .options import CONTEXT, progress, quiet_option, split_list, threads_option
     "--task",
     type=click.Choice(TASKS),
     help="Learning task [default: inferred from the labels].",
+)
+@click.option(
+    "--missing-labels",
+    type=click.Choice(MISSING_POLICIES),
+    default="error",
+    show_default=True,
+    help="Records with a missing label (empty, NA, NaN, '.', ...): an error, dropped, or "
+    "(multilabel, regression) masked out of the loss.",
 )
 @click.option("--length", type=int, help="Pad with N or crop every sequence to this length.")
 @click.option(
@@ -97,6 +105,7 @@ def encode(
     classes,
     header_labels,
     task,
+    missing_labels,
     length,
     crop,
     n_encoding,
@@ -133,6 +142,7 @@ def encode(
         classes=split_list(classes),
         header_labels=header_labels,
         task=task,
+        missing_labels=missing_labels,
         length=length,
         crop=crop,
         n_encoding=n_encoding,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..alphabet import N_ENCODINGS
-from ..labels import TASKS
+from ..labels import MISSING_POLICIES, TASKS
 from ..models.names import ACTIVATIONS, ARCHITECTURE_NAMES
 from ..training import REGRESSION_LOSSES, SCHEDULES
 from .options import (
@@ -144,6 +144,13 @@ from .options import (
     type=click.Choice(TASKS),
     help="FASTA input: the task [default: inferred].",
 )
+@click.option(
+    "--missing-labels",
+    type=click.Choice(MISSING_POLICIES),
+    default="error",
+    show_default=True,
+    help="FASTA input: records with a missing label are an error, dropped, or masked.",
+)
 @click.option("--length", type=int, help="FASTA input: pad/crop to this length.")
 @quiet_option
 def train(
@@ -183,6 +190,7 @@ def train(
     class_per_file,
     header_labels,
     task,
+    missing_labels,
     length,
     quiet,
 ):
@@ -250,12 +258,13 @@ def train(
         amp=not no_amp,
     )
     encode_options = None
-    if labels or class_per_file or header_labels or task or length:
+    if labels or class_per_file or header_labels or task or length or missing_labels != "error":
         encode_options = dict(
             labels=labels,
             class_per_file=class_per_file,
             header_labels=header_labels,
             task=task,
+            missing_labels=missing_labels,
             length=length,
         )
     data = list(data) if len(data) > 1 else data[0]
