@@ -96,7 +96,7 @@ def shard_names(n_shards: int, pattern: str = f"shard_{INDEX}.fa") -> list[str]:
 def split_fasta(
     path: str | os.PathLike,
     n_shards: int,
-    out_dir: str | os.PathLike,
+    out: str | os.PathLike,
     *,
     pattern: str = f"shard_{INDEX}.fa",
     multiple: int = 256,
@@ -109,7 +109,7 @@ def split_fasta(
         Plain, gzip or bgzip FASTA file (read twice, so not standard input).
     n_shards
         Number of shards; shards beyond the number of records are written empty.
-    out_dir
+    out
         Folder for the shards, created if missing; shards of the same names are replaced.
     pattern
         Shard file name, ``{index}`` standing for the zero-padded shard number; a name
@@ -155,11 +155,11 @@ def split_fasta(
     names = shard_names(int(n_shards), pattern)
     total = _count_records(path)
     sizes = shard_sizes(total, int(n_shards), int(multiple))
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError("output exists and is not a folder", path=str(out_dir))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in names]
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError("output exists and is not a folder", path=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / name for name in names]
     with ExitStack() as stack:
         temporary = [stack.enter_context(atomic_path(p)) for p in paths]
         _write_shards(path, temporary, sizes, total, compress=pattern.endswith(".gz"))

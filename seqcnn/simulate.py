@@ -249,18 +249,18 @@ def simulate(
 
 
 def write_simulation(
-    data: SimulatedData, out_dir: str | os.PathLike, prefix: str = "planted"
+    data: SimulatedData, out: str | os.PathLike, prefix: str = "planted"
 ) -> dict[str, Path]:
     """Write a simulated data set as FASTA, label table, instance table and MEME file.
 
-    Each file is written to a temporary name in ``out_dir`` and renamed into place, so a
+    Each file is written to a temporary name in ``out`` and renamed into place, so a
     crash never leaves a half-written file under the final name.
 
     Parameters
     ----------
     data
         The data set from :func:`simulate`.
-    out_dir
+    out
         Output directory; created if missing.
     prefix
         File name prefix.
@@ -281,7 +281,7 @@ def write_simulation(
 
     if not prefix or os.sep in prefix or (os.altsep and os.altsep in prefix):
         raise UsageError(f"prefix must be a non-empty file name without '/', got {prefix!r}")
-    out = Path(out_dir)
+    out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -376,11 +376,12 @@ def test_loss_follows_the_head_kind():
     cpu = torch.device("cpu")
     options = TrainOptions(pos_weight="balanced")
     loss = criterion_for(SimpleNamespace(head_kind="sequence"), "binary", options, labels, cpu)
-    assert isinstance(loss, torch.nn.BCEWithLogitsLoss) and float(loss.pos_weight) == 0.5
+    assert isinstance(loss.mean, torch.nn.BCEWithLogitsLoss) and float(loss.mean.pos_weight) == 0.5
     regression = TrainOptions(loss="poisson")
-    assert isinstance(
-        criterion_for(object(), "regression", regression, labels, cpu), torch.nn.PoissonNLLLoss
-    )  # a network that declares no head has a sequence head
+    poisson = criterion_for(object(), "regression", regression, labels, cpu)
+    assert isinstance(poisson.mean, torch.nn.PoissonNLLLoss)  # no declared head: a sequence head
+    masked = criterion_for(object(), "binary", options, np.array([[0.0], [np.nan], [1.0]]), cpu)
+    assert float(masked.mean.pos_weight) == 1.0  # a masked label is neither positive nor negative
     with pytest.raises(UsageError, match="'position'"):
         criterion_for(SimpleNamespace(head_kind="position"), "binary", options, labels, cpu)
 

@@ -47,6 +47,7 @@ class AugmentedBatches:
 
     Examples
     --------
+    >>> import torch
     >>> cpu = torch.device("cpu")
     >>> batches = AugmentedBatches(ds, "zeros", cpu, rc=True, shift=3)  # doctest: +SKIP
     >>> codes = batches.codes_for(rows, np.random.default_rng(0))  # doctest: +SKIP
