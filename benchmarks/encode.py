@@ -30,6 +30,10 @@ import numpy as np
 
 from seqcnn.sequence_file import default_workers
 
+#: seqcnn encode against Biopython SeqIO with a per-base dictionary, and its memory.
+SEQIO_TARGET = 10.0
+RSS_TARGET = 1.5
+
 
 def write_fasta(path: Path, n: int, length: int, seed: int, compress: bool) -> None:
     rng = np.random.default_rng(seed)
@@ -183,6 +187,23 @@ def main() -> None:
     for row in rows:
         cells = [row[k] if isinstance(row[k], str) else f"{row[k]:.1f}" for k in header]
         print("| " + " | ".join(cells) + " |")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    # Targets: >= 10x the SeqIO + dict baseline everywhere; peak RSS <= 1.5x the output.
+    missed = [
+        f"{r['input']} ({r['workers']} workers): {what}"
+        for r in rows
+        for what, bad in (
+            (
+                f"{r['x SeqIO+dict']:.1f}x SeqIO+dict < {SEQIO_TARGET}",
+                r["x SeqIO+dict"] < SEQIO_TARGET,
+            ),
+            (f"RSS {r['RSS / output']:.2f}x output > {RSS_TARGET}", r["RSS / output"] > RSS_TARGET),
+        )
+        if bad
+    ]
+    if missed:
+        print("below target: " + "; ".join(missed))
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ import numpy as np
 from encode import run_measured
 
 LENGTH = 200
+#: `seqcnn predict` end to end, and predict_file in process, against the bare loop (issue 20).
+END_TO_END_TARGET = 0.9
+IN_PROCESS_TARGET = 0.95
 N_OUTPUTS = 12
 
 
@@ -191,6 +194,12 @@ def main() -> None:
         print(f"\npeak RSS difference, {sizes[-1]:,} vs {sizes[0]:,} sequences: "
               f"{peaks[-1] - peaks[0]:+.1f} MB")  # fmt: skip
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    ratios = {"end to end": rate["cli"] / rate["bare"], "in process": rate["api"] / rate["bare"]}
+    targets = {"end to end": END_TO_END_TARGET, "in process": IN_PROCESS_TARGET}
+    missed = [f"{k} {v:.3f} < {targets[k]}" for k, v in ratios.items() if v < targets[k]]
+    if missed:
+        print("below target: " + "; ".join(missed))
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
