@@ -5,9 +5,14 @@ as base64 ``data:`` URIs, and the style sheet and the small script that sorts th
 table are inlined too.  Nothing is fetched from anywhere (no CDN, no web fonts).
 
 The page holds, in order: the title, a summary table (model, task, data, database, ...),
-a short "how to read this" paragraph, an optional overview figure, the filter table (one
+a short "how to read this" paragraph, an optional overview (a figure, or the logos of the
+first filters of the table at a size where their titles read), the filter table (one
 row per first-layer filter, with its logo as a thumbnail; click a header to sort, click
 a logo to enlarge it) and optional attribution-map logos.
+
+The table fits a 1,400-pixel window: it shows the main columns, and for a model with
+several outputs the largest influence over them ("Top influence"); a "Show all columns"
+switch (plain CSS, no script needed) adds the per-output influences and the rest.
 
 Examples
 --------
@@ -27,6 +32,7 @@ import base64
 import html
 import math
 import os
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,11 +40,12 @@ from typing import TYPE_CHECKING, Any
 from seqcnn._io import atomic_path
 from seqcnn._version import __version__
 from seqcnn.errors import DataError
+from seqcnn.report_page import PAGE, SCRIPT, STYLE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["write_report", "SIGNIFICANCE"]
+__all__ = ["write_report", "discovery_section", "SIGNIFICANCE"]
 
 #: A PNG image: a file holding one, or its bytes.
 Image = str | os.PathLike | bytes
@@ -47,6 +54,13 @@ Image = str | os.PathLike | bytes
 SIGNIFICANCE = 0.05
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: Overview logos are shown at this fraction of their pixel size: seqcnn's logos are drawn
+#: at 150 dpi with 10-point titles (21 pixels), which then read at about 12.5 pixels.
+OVERVIEW_LOGO_SCALE = 0.6
+
+# The column added for a model with several outputs: its largest influence.
+_TOP = "top_influence"
 
 
 # column -> (header, tooltip, kind); kinds decide formatting and sorting.  The order
@@ -68,9 +82,18 @@ _COLUMNS: dict[str, tuple[str, str, str]] = {
         "Mean change of the prediction when the filter is nullified",
         "influence",
     ),
+    _TOP: (
+        "Top influence",
+        "The largest change of a mean prediction (in absolute value) when the filter is "
+        "nullified, and the output it is for; sorts by its size",
+        "top",
+    ),
 }
+# The columns the table shows until "Show all columns" is switched on; the others
+# (per-output influences when there are several, full match lists, widths, ...) are details.
+_MAIN = set(_COLUMNS) - {"strand"}
 # Columns whose first click sorts from the largest value down.
-_LARGEST_FIRST = {"int", "bits", "bool", "influence", "number"}
+_LARGEST_FIRST = {"int", "bits", "bool", "influence", "top", "number"}
 
 
 def write_report(
@@ -81,7 +104,11 @@ def write_report(
     filters: pd.DataFrame,
     logos: Mapping[str, Image] | None = None,
     overview: Image | None = None,
+    overview_logos: int = 0,
     attributions: Sequence[tuple[str, Image]] | None = None,
+    patterns: pd.DataFrame | None = None,
+    pattern_logos: Mapping[str, Image] | None = None,
+    pattern_notes: Sequence[str] = (),
 ) -> Path:
     """Write one self-contained HTML page describing what a model's filters learned.
 
@@ -108,9 +135,16 @@ def write_report(
         shown as a thumbnail in the table.  Filters without one get an empty cell.
     overview
         One PNG (file or bytes) shown above the table, e.g. all logos or influences.
+    overview_logos
+        Also show, above the table, the logos of its first this many filters (in its
+        order) at :data:`OVERVIEW_LOGO_SCALE` of their size, side by side.
     attributions
         ``(caption, PNG)`` pairs, e.g. attribution-map logos of example sequences,
         shown below the table.
+    patterns, pattern_logos, pattern_notes
+        Motifs found by discovery (see :func:`discovery_section`), shown last: a table
+        with one row per pattern (:func:`seqcnn.motifs.pattern_table`), each pattern's
+        figure (name -> PNG) and lines of notes above them (settings, convergence, time).
 
     Returns
     -------
@@ -146,13 +180,18 @@ def write_report(
             f'<img src="{_data_uri(overview, "overview")}" alt="Overview figure"></figure>'
             "</section>"
         )
+    if overview_logos > 0 and logo_uris and "filter" in filters:
+        names = [str(_plain(n)) for n in filters["filter"]]
+        sections.append(_gallery_html(names, logo_uris, overview_logos))
     sections.append(_filters_html(filters, logo_uris))
     if attributions:
         sections.append(_attributions_html(attributions))
-    page = _PAGE.format(
+    if patterns is not None:
+        sections.append(discovery_section(patterns, pattern_logos or {}, pattern_notes))
+    page = PAGE.format(
         title=_esc(title),
-        style=_STYLE,
-        script=_SCRIPT,
+        style=STYLE,
+        script=SCRIPT,
         body="\n".join(sections),
         version=_esc(__version__),
     )
@@ -227,13 +266,46 @@ def _summary_value(value: Any) -> str:
 def _ordered_columns(columns: Iterable[str]) -> list[str]:
     columns = [str(c) for c in columns]
     known = [c for c in _COLUMNS if c in columns]
-    per_target = [c for c in columns if c.startswith("influence_")]
+    per_target = _per_target(columns)
     if "influence" in known:
         at = known.index("influence") + 1
         known[at:at] = per_target
     else:
         known += per_target
     return known + [c for c in columns if c not in known]
+
+
+def _per_target(columns: Iterable[str]) -> list[str]:
+    return [c for c in columns if c.startswith("influence_") and c != _TOP]
+
+
+def _with_top_influence(filters: pd.DataFrame) -> pd.DataFrame:
+    """Add ``top_influence`` (the per-output influence largest in absolute value, and its
+    output) when there are several per-output columns and no single ``influence``."""
+    per_target = _per_target(filters.columns)
+    if "influence" in filters or _TOP in filters or len(per_target) < 2:
+        return filters
+    import numpy as np
+
+    values = filters[per_target].to_numpy(dtype=float, na_value=np.nan)
+    filled = np.where(np.isnan(values), -1.0, np.abs(values))
+    best = filled.argmax(axis=1)
+    top = []
+    for k, j in enumerate(best):
+        value = values[k, j]
+        top.append(None if np.isnan(value) else (float(value), per_target[j][len("influence_") :]))
+    at = list(filters.columns).index(per_target[0])
+    out = filters.copy()
+    out.insert(at, _TOP, top)
+    return out
+
+
+def _is_main(column: str, columns: Sequence[str]) -> bool:
+    """Shown before "Show all columns": the main columns, and a lone per-output influence."""
+    if column in _MAIN:
+        return True
+    per_target = _per_target(columns)
+    return column in per_target and len(per_target) == 1 and "influence" not in columns
 
 
 def _column_info(column: str) -> tuple[str, str, str]:
@@ -246,8 +318,25 @@ def _column_info(column: str) -> tuple[str, str, str]:
     return column.replace("_", " "), column, "auto"
 
 
+def _influence_text(number: float) -> str:
+    return f"{number:+.3g}".replace("-", "\u2212")
+
+
+def _top_cell(value: Any) -> str:
+    """``+0.12 (output)``, sorted by the size of the change."""
+    if not isinstance(value, tuple):
+        return '<td class="missing" data-value="">\u2014</td>'
+    number, target = value
+    return (
+        f'<td class="num" data-value="{abs(number)!r}" title="{_esc(target)}">'
+        f"{_esc(_influence_text(number))} <span class='target'>{_esc(target)}</span></td>"
+    )
+
+
 def _cell(value: Any, kind: str) -> str:
     """One ``<td>``: the shown text and, for numbers, the raw value to sort by."""
+    if kind == "top":
+        return _top_cell(value)
     value = _plain(value)
     if value is None or value == "":
         return '<td class="missing" data-value="">\u2014</td>'
@@ -274,7 +363,7 @@ def _cell(value: Any, kind: str) -> str:
     elif kind == "pvalue":
         text = f"{number:.2e}"
     elif kind == "influence":
-        text = f"{number:+.3g}".replace("-", "\u2212")
+        text = _influence_text(number)
     elif isinstance(number, int):
         text = str(number)
     else:
@@ -283,6 +372,7 @@ def _cell(value: Any, kind: str) -> str:
 
 
 def _filters_html(filters: pd.DataFrame, logo_uris: Mapping[str, str]) -> str:
+    filters = _with_top_influence(filters)
     columns = _ordered_columns(filters.columns)
     records = filters.to_dict("records")
     has_logos = bool(logo_uris) and "filter" in columns
@@ -304,13 +394,17 @@ def _filters_html(filters: pd.DataFrame, logo_uris: Mapping[str, str]) -> str:
         )
     intro += ". Click a column header to sort"
     intro += ", a logo to enlarge it." if has_logos else "."
+    extra = {c for c in columns if not _is_main(c, columns)}
     head = []
     for column in columns:
         header, tooltip, _ = _column_info(column)
         kind = kinds[column]
         sort = "number" if kind not in ("name", "sequence", "text") else "text"
         first = "descending" if kind in _LARGEST_FIRST else "ascending"
-        css = ' class="num"' if sort == "number" and kind != "bool" else ""
+        classes = (["num"] if sort == "number" and kind != "bool" else []) + (
+            ["extra"] if column in extra else []
+        )
+        css = f' class="{" ".join(classes)}"' if classes else ""
         head.append(
             f'<th scope="col"{css} data-sort="{sort}" data-first="{first}" aria-sort="none" '
             f'title="{_esc(tooltip)}"><button type="button">{_esc(header)}</button></th>'
@@ -322,7 +416,10 @@ def _filters_html(filters: pd.DataFrame, logo_uris: Mapping[str, str]) -> str:
     for record in records:
         cells = []
         for column in columns:
-            cells.append(_cell(record[column], kinds[column]))
+            cell = _cell(record[column], kinds[column])
+            if column in extra:
+                cell = _add_class(cell, "extra")
+            cells.append(cell)
             if column == "filter" and has_logos:
                 cells.append(_logo_cell(_plain(record[column]), logo_uris))
         classes = []
@@ -333,12 +430,56 @@ def _filters_html(filters: pd.DataFrame, logo_uris: Mapping[str, str]) -> str:
         css = f' class="{" ".join(classes)}"' if classes else ""
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
 
+    switch = ""
+    if extra:
+        per_target = [c for c in _per_target(columns) if c in extra]
+        named = [_column_info(c)[0] for c in columns if c in extra and c not in per_target]
+        if per_target:
+            named.insert(0, f"influence on each of the {len(per_target)} outputs")
+        switch = (
+            '<input type="checkbox" id="all-columns" class="all-columns">'
+            f'<label for="all-columns" class="all-columns">Show all columns: '
+            f"{_esc(', '.join(named))}</label>"
+        )
     return (
-        f'<section><h2>Filters</h2><p class="note">{intro}</p>'
+        f'<section><h2>Filters</h2><p class="note">{intro}</p>{switch}'
         '<div class="table-wrap"><table id="filters" class="filters sortable">'
         f"<thead><tr>{''.join(head)}</tr></thead><tbody>\n"
         + "\n".join(body)
         + "\n</tbody></table></div></section>"
+    )
+
+
+def _add_class(cell: str, name: str) -> str:
+    """``<td ...>`` with one more class."""
+    if cell.startswith('<td class="'):
+        return f'<td class="{name} ' + cell[len('<td class="') :]
+    return f'<td class="{name}"' + cell[len("<td") :]
+
+
+def _png_size(uri: str) -> tuple[int, int]:
+    """Width and height of the PNG in a ``data:`` URI (from its header)."""
+    head = base64.b64decode(uri.split(",", 1)[1][:44])
+    return struct.unpack(">II", head[16:24])
+
+
+def _gallery_html(names: Sequence[str], logo_uris: Mapping[str, str], most: int) -> str:
+    shown = [n for n in names if n in logo_uris][:most]
+    if not shown:
+        return ""
+    figures = []
+    for name in shown:
+        width, height = _png_size(logo_uris[name])
+        w, h = round(width * OVERVIEW_LOGO_SCALE), round(height * OVERVIEW_LOGO_SCALE)
+        figures.append(
+            f'<figure><img src="{logo_uris[name]}" width="{w}" height="{h}" '
+            f'alt="{_esc(f"Logo of {name}")}"></figure>'
+        )
+    first = "all" if len(shown) == len(names) else f"the first {len(shown)} of {len(names)}"
+    return (
+        "<section><h2>Overview</h2>"
+        f'<p class="note">Logos of {first} filters, in the order of the table below.</p>'
+        f'<div class="gallery">{"".join(figures)}</div></section>'
     )
 
 
@@ -372,6 +513,67 @@ def _attributions_html(attributions: Sequence[tuple[str, Image]]) -> str:
     return "<section><h2>Attribution maps</h2>" + "".join(figures) + "</section>"
 
 
+# column -> (header, tooltip, kind) of the discovered-motif table.
+_PATTERN_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "pattern": ("Pattern", "TF-MoDISco pattern (negative_: bases that lower the output)", "name"),
+    "n_seqlets": ("Seqlets", "Sequence windows clustered into the pattern", "int"),
+    "consensus": ("Consensus", "Consensus of the pattern's core", "sequence"),
+    "information": ("IC (bits)", "Information content of the core's base frequencies", "bits"),
+    "contribution": ("Contribution", "Sum of the core's contribution weight matrix", "number"),
+    "best_match_id": ("Match", "Best JASPAR match of the core (Tomtom)", "text"),
+    "best_match_name": ("TF", "Name of the best match", "text"),
+    "q_value": ("q\u2011value", "Benjamini-Hochberg q-value of the best match", "pvalue"),
+    "matches": ("All matches", "Every match kept (q below the threshold)", "text"),
+}
+
+
+def discovery_section(
+    patterns: pd.DataFrame, logos: Mapping[str, Image], notes: Sequence[str] = ()
+) -> str:
+    """The "Discovered motifs" section: notes, a table of patterns, their figures.
+
+    Parameters
+    ----------
+    patterns
+        One row per pattern, with any of the columns of :data:`_PATTERN_COLUMNS` (as
+        :func:`seqcnn.motifs.pattern_table` gives them); rows with a significant best
+        match are highlighted.
+    logos
+        Pattern name -> its figure (PNG file or bytes), shown below the table.
+    notes
+        Lines shown above the table (what was explained, convergence, settings, time).
+    """
+    columns = [c for c in _PATTERN_COLUMNS if c in patterns.columns]
+    head = "".join(
+        f'<th scope="col" title="{_esc(tip)}">{_esc(header)}</th>'
+        for header, tip, _ in (_PATTERN_COLUMNS[c] for c in columns)
+    )
+    rows = []
+    for record in patterns.to_dict("records"):
+        cells = "".join(_cell(record[c], _PATTERN_COLUMNS[c][2]) for c in columns)
+        css = ' class="significant"' if _is_significant(record.get("q_value")) else ""
+        rows.append(f"<tr{css}>{cells}</tr>")
+    text = "".join(f'<p class="note">{_esc(line)}</p>' for line in notes)
+    if not rows:
+        return f"<section><h2>Discovered motifs</h2>{text}<p>No patterns found.</p></section>"
+    figures = []
+    for name, image in logos.items():
+        uri = _data_uri(image, f"figure of {name}")
+        figures.append(
+            f'<figure class="attribution"><img src="{uri}" alt="{_esc(name)}">'
+            f"<figcaption>{_esc(name)}</figcaption></figure>"
+        )
+    return (
+        f"<section><h2>Discovered motifs</h2>{text}"
+        '<div class="table-wrap"><table class="filters">'
+        f"<thead><tr>{head}</tr></thead><tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></div>"
+        + "".join(figures)
+        + "</section>"
+    )
+
+
 # ----------------------------------------------------------------------------- page
 
 _HOW_TO_READ = f"""<section class="how-to"><h2>How to read this</h2>
@@ -387,147 +589,3 @@ activation: a negative influence means the filter pushes that output up, a posit
 that it pushes it down. A filter is a piece of a motif the network uses, not a proof of
 binding: look for several filters that agree, and for matches with high information.</p>
 </section>"""
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="seqcnn {version}">
-<title>{title}</title>
-<style>{style}</style>
-</head>
-<body>
-<main>
-{body}
-</main>
-<footer>Written by seqcnn {version}. This page is self-contained: it needs no network.</footer>
-<dialog id="zoom"></dialog>
-<script>{script}</script>
-</body>
-</html>
-"""
-
-_STYLE = """
-:root { --fg: #1d2430; --muted: #5d6778; --line: #d9dee6; --head: #f2f4f7;
-  --sig: #e6f4ea; --sig-edge: #2e8b57; --accent: #2456a6; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--fg); background: #fff;
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-  sans-serif; }
-main { max-width: 1600px; margin: 0 auto; padding: 1.5rem 2rem 1rem; }
-h1 { font-size: 1.6rem; margin: 0 0 1rem; }
-h2 { font-size: 1.2rem; margin: 1.8rem 0 .6rem; border-bottom: 1px solid var(--line);
-  padding-bottom: .25rem; }
-table.summary { border-collapse: collapse; }
-table.summary th { text-align: left; font-weight: 600; color: var(--muted);
-  padding: .15rem 1.5rem .15rem 0; vertical-align: top; white-space: nowrap; }
-table.summary td { padding: .15rem 0; word-break: break-all; }
-.how-to p { max-width: 60rem; color: #333c4a; }
-.note { color: var(--muted); }
-.sig-key { background: var(--sig); border-left: 3px solid var(--sig-edge);
-  padding: 0 .3rem; }
-.table-wrap { overflow-x: auto; }
-table.filters { border-collapse: collapse; width: 100%; }
-table.filters th, table.filters td { border-bottom: 1px solid var(--line);
-  padding: .3rem .5rem; text-align: left; vertical-align: middle; white-space: nowrap; }
-table.filters th { white-space: normal; }
-table.filters th.num { text-align: right; }
-table.filters thead th { position: sticky; top: 0; background: var(--head); z-index: 1;
-  border-bottom: 2px solid #c3cad5; }
-table.filters th button { all: unset; cursor: pointer; font-weight: 600; }
-table.filters th button:focus-visible { outline: 2px solid var(--accent); }
-table.filters th button::after { content: "\\2195"; color: #b0b8c4; margin-left: .3em; }
-table.filters th[aria-sort="ascending"] button::after { content: "\\25B2"; color: var(--accent); }
-table.filters th[aria-sort="descending"] button::after { content: "\\25BC"; color: var(--accent); }
-table.filters td.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.filters td.seq { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas,
-  "Liberation Mono", monospace; letter-spacing: .05em; }
-table.filters td.missing { color: #a3abb8; text-align: center; }
-table.filters tbody tr:hover { background: #f6f8fb; }
-table.filters tr.significant { background: var(--sig); }
-table.filters tr.significant:hover { background: #d8eedf; }
-table.filters tr.significant td:first-child { box-shadow: inset 3px 0 0 var(--sig-edge); }
-table.filters tr.not-exported { color: #8a93a2; }
-td.logo { padding: .15rem .4rem; }
-button.thumb { all: unset; cursor: zoom-in; display: block; }
-button.thumb img { height: 40px; width: auto; display: block; }
-button.thumb:focus-visible { outline: 2px solid var(--accent); }
-figure { margin: 0 0 1rem; }
-figure img { max-width: 100%; height: auto; }
-figcaption { color: var(--muted); font-size: .9rem; }
-dialog { border: none; border-radius: 6px; padding: 1rem; max-width: 95vw;
-  box-shadow: 0 8px 30px rgba(0, 0, 0, .3); cursor: zoom-out; }
-dialog::backdrop { background: rgba(20, 25, 35, .55); }
-dialog img { display: block; max-width: 90vw; max-height: 80vh; min-width: min(600px, 90vw); }
-dialog .caption { margin: .5rem 0 0; color: var(--muted); text-align: center; }
-footer { max-width: 1600px; margin: 0 auto; padding: 1rem 2rem 2rem; color: var(--muted);
-  font-size: .85rem; }
-@media print { table.filters thead th { position: static; } button.thumb img { height: 32px; } }
-"""
-
-# Sorting: numbers by their data-value, text with a natural order (filter_2 before
-# filter_10); empty cells always last; ties keep the original order.
-_SCRIPT = """
-(function () {
-  "use strict";
-  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
-  function key(row, index, numeric) {
-    var cell = row.cells[index];
-    var raw = cell.getAttribute("data-value");
-    if (raw === null) { raw = cell.textContent.trim(); }
-    if (raw === "") { return null; }
-    if (!numeric) { return raw; }
-    var x = parseFloat(raw);
-    return isNaN(x) ? null : x;
-  }
-  function sortTable(table, th, descending) {
-    var index = th.cellIndex;
-    var numeric = th.getAttribute("data-sort") === "number";
-    var body = table.tBodies[0];
-    var rows = Array.prototype.map.call(body.rows, function (row, i) {
-      return {key: key(row, index, numeric), i: i, row: row};
-    });
-    rows.sort(function (a, b) {
-      if (a.key === null || b.key === null) {
-        if (a.key === b.key) { return a.i - b.i; }
-        return a.key === null ? 1 : -1;
-      }
-      var c = numeric ? a.key - b.key : collator.compare(a.key, b.key);
-      if (descending) { c = -c; }
-      return c || a.i - b.i;
-    });
-    rows.forEach(function (r) { body.appendChild(r.row); });
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (other) {
-      if (other.hasAttribute("aria-sort")) { other.setAttribute("aria-sort", "none"); }
-    });
-    th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-  }
-  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
-      if (!th.hasAttribute("data-sort")) { return; }
-      th.querySelector("button").addEventListener("click", function () {
-        var state = th.getAttribute("aria-sort");
-        var descending = state === "none" ? th.getAttribute("data-first") === "descending"
-                                          : state === "ascending";
-        sortTable(table, th, descending);
-      });
-    });
-  });
-  var zoom = document.getElementById("zoom");
-  if (zoom && typeof zoom.showModal === "function") {
-    zoom.appendChild(document.createElement("img"));
-    zoom.appendChild(document.createElement("p")).className = "caption";
-    document.addEventListener("click", function (event) {
-      var thumb = event.target.closest ? event.target.closest("button.thumb") : null;
-      if (!thumb) { return; }
-      var img = thumb.querySelector("img");
-      zoom.querySelector("img").src = img.src;
-      zoom.querySelector("img").alt = img.alt;
-      zoom.querySelector(".caption").textContent = img.alt;
-      zoom.showModal();
-    });
-    zoom.addEventListener("click", function () { zoom.close(); });
-  }
-})();
-"""

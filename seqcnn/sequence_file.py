@@ -49,6 +49,7 @@ _BATCH_BASES = 1 << 22  # ~4 Mbp per encoding batch: big enough to be fast, smal
 _CHUNK = 1 << 24
 #: A byte range worth a process of its own (~80k records of 200 bp).
 MIN_PART_BYTES = 1 << 24
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 def read_batches(path, byte_range=None):
@@ -234,15 +235,20 @@ def encode_in_parallel(writer, name, path, ranges, seq_path):
     writer.close_thread()  # a forked worker inherits no thread and nothing unwritten
     writer.out.flush()
     first_row = len(writer.ids)
-    context = multiprocessing.get_context(start_method())
+    method = start_method()
+    context = multiprocessing.get_context(method)
     workers = []
     try:
         for byte_range in ranges[1:]:
             here, there = context.Pipe()
+            # A forked worker inherits our ends of every pipe: it closes them, so that it
+            # sees end-of-file when we die (a spawned one inherits nothing).
+            ours = [h.fileno() for _, h, _ in workers] + [here.fileno()] if method == "fork" else []
             process = context.Process(
                 target=_encode_range,
                 args=(there, path, byte_range, str(seq_path), writer.length, writer.crop,
-                      writer.keep_descriptions, (row_bytes, writer.first_id)),
+                      writer.keep_descriptions, (row_bytes, writer.first_id),
+                      (os.getpid() if method != "forkserver" else None, ours)),
                 daemon=True,
             )  # fmt: skip
             process.start()
@@ -302,8 +308,38 @@ def _check_count(parsed: int, counted: int, name: str, byte_range) -> None:
         )
 
 
-def _encode_range(connection, path, byte_range, seq_path, length, crop, keep, first_record):
+def _die_with_parent(parent: int | None, inherited: list[int]) -> None:
+    """Make this worker end when the process that started it ends, even by ``kill -9``.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``);
+    everywhere, the pipe ends the parent holds are closed here, so that reading from the
+    parent fails instead of waiting forever.  Signals are left to the parent: SIGTERM
+    kills, Ctrl-C is ignored (the parent stops the workers itself, without their tracebacks).
+    """
+    import signal
+
+    for fd in inherited:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (AttributeError, OSError):
+            pass
+    if parent is not None and os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _encode_range(connection, path, byte_range, seq_path, length, crop, keep, first_record,
+                  parent) -> None:  # fmt: skip
     """Worker: count the records of ``byte_range``, learn their first row, write them."""
+    _die_with_parent(*parent)
     try:
         counted = count_records(path, byte_range)
         connection.send(("count", counted))

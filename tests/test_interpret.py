@@ -122,6 +122,15 @@ def _bundle(folder: Path) -> Path:
     return save_model(network, config, folder)
 
 
+def top_ids(model, sequences, target: str, n: int) -> list[str]:
+    """The ids of the ``n`` sequences the model scores highest for ``target``: those whose
+    attribution maps interpret draws."""
+    from seqcnn.predict import predict
+
+    scores = predict(model, sequences)[target]
+    return [str(i) for i in scores.sort_values(ascending=False, kind="stable").index[:n]]
+
+
 # The networks here are tiny: one thread does the work faster than two threads agree on
 # it, by far so on a shared, oversubscribed test machine.
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -158,7 +167,7 @@ def result(setup):
     )
 
 
-def test_outputs_have_the_documented_names(result):
+def test_outputs_have_the_documented_names(result, setup):
     out = result.path
     names = {p.relative_to(out).as_posix() for p in out.rglob("*")}
     expected = {"report.html", "filters.tsv", "matches.tsv", "filters.meme", "overview.png",
@@ -169,7 +178,8 @@ def test_outputs_have_the_documented_names(result):
     for f in (0, 2):
         assert f"matrices/filter_{f}.pfm" in names and f"matrices/filter_{f}.tsv" in names
     assert "matrices/filter_1.pfm" not in names and "matrices/filter_3.pfm" not in names
-    assert {"attribution/r0.png", "attribution/r2.png"} <= names
+    top = top_ids(setup["model"], setup["fasta"], "beta", 3)
+    assert {f"attribution/{i}.png" for i in top} <= names
     assert not any(p.name.startswith(".") for p in out.parent.iterdir())
     assert result.report == out / "report.html"
     assert set(result.timings) >= {"read", "filters", "matching", "influence", "logos", "total"}
@@ -230,18 +240,20 @@ def test_report_is_self_contained_with_every_filter(result):
     for f in range(4):
         assert f"filter_{f}" in page
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 4 + 1 + 3  # logos, overview, attribution maps
+    assert len(images) == 4 + 4 + 3  # logos in the table and the overview, attribution maps
     assert all(base64.b64decode(i[:12]).startswith(b"\x89PNG") for i in images)
     assert not re.search(r"(src|href)=\"(https?:)?//", page)
     assert "MEF2A" in page
 
 
-def test_ism_attribution_file(result):
+def test_ism_attribution_file(result, setup):
     from seqcnn.attribution import load_attributions
 
     data = load_attributions(result.attribution)
     assert data["scores"].shape == (3, 4, LENGTH) and data["one_hot"].shape == (3, 4, LENGTH)
-    assert data["ids"] == ["r0", "r1", "r2"]
+    # the sequences scored highest for beta: those without the MEF2A (or YY1) sites it avoids
+    assert data["ids"] == top_ids(setup["model"], setup["fasta"], "beta", 3)
+    assert all(int(i[1:]) % 2 == 1 and int(i[1:]) >= 10 for i in data["ids"])
     assert data["method"] == "ism" and data["target"] == "beta"
     assert np.all(data["scores"][data["one_hot"] == 1] == 0)
     assert np.abs(data["scores"]).max() > 0
@@ -283,13 +295,15 @@ def test_one_hot_input_is_sampled_padded_and_cropped(setup, tmp_path):
     result = interpret(setup["model"], short, tmp_path / "short", max_sequences=20, **options)
     assert result.n_sequences == 20 and result.n_read == 50
     data = load_attributions(result.attribution)
-    assert data["ids"] == ["0", "1", "2"] and data["one_hot"].shape == (3, 4, LENGTH)
+    chosen = [int(i) for i in data["ids"]]
+    assert len(set(chosen)) == 3 and data["one_hot"].shape == (3, 4, LENGTH)
     assert np.all(data["one_hot"][:, :, :5] == 0)  # padded with N (zeros encoding)
-    assert np.array_equal(data["one_hot"][:, :, 5:95], short[:3])
+    assert np.array_equal(data["one_hot"][:, :, 5:95], short[chosen])
     long = one_hot([s + s[:20] for s in seqs])
     result = interpret(setup["model"], long, tmp_path / "long", **options)
     data = load_attributions(result.attribution)
-    assert result.n_sequences == 50 and np.array_equal(data["one_hot"], long[:3, :, 10:110])
+    chosen = [int(i) for i in data["ids"]]
+    assert result.n_sequences == 50 and np.array_equal(data["one_hot"], long[chosen, :, 10:110])
 
 
 def test_bare_network_and_list_input_print_nothing(tmp_path, capsys):
@@ -305,7 +319,8 @@ def test_bare_network_and_list_input_print_nothing(tmp_path, capsys):
     assert result.output_names == ["output_0", "output_1"]
     assert result.table["exported"].tolist() == [True, False]
     assert result.influence[0, 0] < 0 and result.influence[1, 1] == 0
-    assert (tmp_path / "o" / "attribution" / "0.png").is_file()
+    (top,) = top_ids(network, seqs, "output_1", 1)
+    assert sorted(p.name for p in (tmp_path / "o" / "attribution").iterdir()) == [f"{top}.png"]
     assert capsys.readouterr().out == ""
 
 
@@ -337,7 +352,9 @@ def test_cli_force_saliency_and_no_matching(setup, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "report.html" in done.stdout
     assert not (out / "old.txt").exists() and (out / "report.html").is_file()
-    assert sorted(p.name for p in (out / "attribution").iterdir()) == ["r0.png", "r1.png"]
+    top = top_ids(setup["model"], setup["fasta"], "alpha", 2)
+    maps = sorted(p.name for p in (out / "attribution").iterdir())
+    assert maps == sorted(f"{i}.png" for i in top)
     header = (out / "filters.tsv").read_text().splitlines()[0].split("\t")
     assert header[:5] == ["filter", "consensus", "n_sites", "information", "exported"]
     assert not any(column.startswith("influence") for column in header)

@@ -193,7 +193,9 @@ def test_rc_average_defaults_to_the_bundle_setting(tiny_bundle, tmp_path):
     assert not np.allclose(averaged, one_strand)
     fasta = write_fasta_file(tmp_path / "s.fa", [(f"s{i}", s) for i, s in enumerate(seqs)])
     for flags, expected in (([], averaged), (["--no-rc-average"], one_strand)):
-        result = run_seqcnn("predict", fasta, "-m", both.path, "-o", tmp_path / "o.tsv", *flags)
+        result = run_seqcnn(
+            "predict", fasta, "-m", both.path, "-o", tmp_path / "o.tsv", "-f", *flags
+        )
         assert result.returncode == 0, result.stderr
         table = pd.read_csv(tmp_path / "o.tsv", sep="\t")
         np.testing.assert_allclose(table[["p", "q"]].to_numpy(), expected, rtol=1e-6)

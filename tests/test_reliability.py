@@ -1,18 +1,26 @@
-"""Fault injection: messy label tables, byte-order marks, damaged or hostile model bundles.
+"""Fault injection: messy label tables, byte-order marks, damaged or hostile model bundles,
+outputs that would destroy inputs, interrupted and concurrent runs, closed pipes.
 
-Each test feeds seqcnn the kind of input real labs produce and asserts the outcome: the
-exception type and a message naming the user's file, record, line, column or field, and
-from the command line a one-line error without a traceback.
+Each test feeds seqcnn the kind of input or handling real labs produce and asserts the
+outcome: the exception type and a message naming the user's file, record, line, column or
+field, and from the command line a one-line error without a traceback, the exit status,
+inputs byte-identical afterwards, no partial or temporary file and no process left.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -449,3 +457,617 @@ def test_hostile_bundles_are_one_line_errors_on_the_command_line(
     result = run_seqcnn("predict", fasta, "-m", folder, "-o", tmp_path / "out.tsv")
     assert_one_line_error(result, str(folder), expected)
     assert not (tmp_path / "out.tsv").exists()
+
+
+# ====================================================== outputs, interruptions and pipes
+
+LINUX = pytest.mark.skipif(sys.platform != "linux", reason="needs Linux (/proc, prctl)")
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a file, or of every file under a folder (names included)."""
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    hasher = hashlib.sha256()
+    for file in files:
+        hasher.update(str(file.relative_to(path) if path.is_dir() else "").encode())
+        hasher.update(file.read_bytes())
+    return hasher.hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden entries (temporary files and folders) anywhere under ``folder``."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*"))
+
+
+def wait_for(condition, what: str, timeout: float = 60.0):
+    """Poll ``condition()`` until it is true (returned), failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def temporaries(folder: Path, pid: int | None = None) -> list[Path]:
+    """seqcnn's temporary entries in ``folder`` (of process ``pid``)."""
+    from seqcnn._io import TEMP_PREFIX
+
+    found = sorted(folder.glob(f"{TEMP_PREFIX}.*"))
+    return [p for p in found if pid is None or p.name.split(".")[3] == str(pid)]
+
+
+def seqcnn_process(*args, cwd=None, **options) -> subprocess.Popen:
+    """The real command line, started: stdin a pipe the test writes (and holds open)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("SEQCNN_DEBUG", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqcnn", *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        **options,
+    )
+
+
+@pytest.fixture
+def work(tmp_path, bundle):
+    """A folder with a FASTA file of 20 records and a copy of the test bundle."""
+    records = [(f"s{i}", s) for i, s in enumerate(random_sequences(20, LENGTH, seed=2))]
+    write_fasta_file(tmp_path / "x.fa", records)
+    shutil.copytree(bundle, tmp_path / "model")
+    return tmp_path
+
+
+# ------------------------------------------------------------ an output is never an input
+
+
+def _same_file_cases(work: Path) -> dict[str, tuple[list, Path]]:
+    """Command -> (arguments, the input it would destroy)."""
+    os.link(work / "x.fa", work / "hard.fa")
+    (work / "soft.fa").symlink_to(work / "x.fa")
+    (work / "sub").mkdir()
+    shutil.copy(work / "x.fa", work / "sub" / "in.fa")
+    (work / "t.tsv").write_text("id\ta\tb\ns0\t0.5\t0.5\n")
+    x, model = work / "x.fa", work / "model"
+    return {
+        "predict onto its FASTA": (["predict", x, "-m", model, "-o", x], x),
+        "predict onto a hard link": (["predict", x, "-m", model, "-o", work / "hard.fa"], x),
+        "predict onto a symlink": (["predict", x, "-m", model, "-o", work / "soft.fa"], x),
+        "encode onto its FASTA": (["encode", x, "-o", x], x),
+        "encode over the folder of its input": (
+            ["encode", work / "sub" / "in.fa", "-o", work / "sub"],
+            work / "sub" / "in.fa",
+        ),
+        "interpret onto its model": (
+            ["interpret", x, "-m", model, "-o", model, "--motif-db", "none"],
+            model,
+        ),
+        "train onto its data": (["train", work / "sub", "-o", work / "sub"], work / "sub"),
+        "gather onto a table": (["gather", work / "t.tsv", "-o", work / "t.tsv"], work / "t.tsv"),
+        "split onto its FASTA": (
+            ["split", work / "sub" / "shard_000.fa", "-n", "1", "-o", work / "sub"],
+            work / "sub" / "shard_000.fa",
+        ),
+    }
+
+
+def test_no_command_writes_over_one_of_its_inputs_even_with_force(work):
+    cases = _same_file_cases(work)
+    shutil.copy(work / "x.fa", work / "sub" / "shard_000.fa")
+    before = {name: digest(path) for name, (_, path) in cases.items()}
+    for name, (args, path) in cases.items():
+        result = run_seqcnn(*args, "--force")
+        assert_one_line_error(result, "input", code=2)
+        assert "also an input" in result.stderr or "holds an input" in result.stderr, name
+        assert str(args[args.index("-o") + 1]) in result.stderr, name  # the user's path
+        assert path.exists() and digest(path) == before[name], name
+    assert (work / "x.fa").is_file() and os.path.samefile(work / "x.fa", work / "hard.fa")
+    # a folder written into, not replaced, may hold the input
+    args = [
+        "split",
+        work / "sub" / "in.fa",
+        "-n",
+        "2",
+        "-o",
+        work / "sub",
+        "--pattern",
+        "p{index}.fa",
+    ]
+    result = run_seqcnn(*args)
+    assert result.returncode == 0, result.stderr
+    assert digest(work / "sub" / "in.fa") == digest(work / "x.fa")
+    assert leftovers(work) == []
+
+
+def test_every_commands_output_is_known_as_one():
+    """The command line protects every path parameter that is not the output: an output
+    under another name would be refused as an input of its own command."""
+    from seqcnn.cli import cli
+    from seqcnn.cli.options import OUTPUT_PARAMETERS
+
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if "--output" in param.opts or "-o" in param.opts:
+                assert param.name in OUTPUT_PARAMETERS, (name, param.name)
+        assert getattr(command.callback, "guarded", False), name
+
+
+def test_the_api_refuses_its_inputs_too(work):
+    from seqcnn._io import atomic_directory, atomic_path, protect_inputs
+
+    fasta = work / "x.fa"
+    before = digest(fasta)
+    with protect_inputs([fasta, "-", None]):
+        with pytest.raises(UsageError, match="also an input"), atomic_path(fasta) as tmp:
+            tmp.write_text("replaced")
+        with pytest.raises(UsageError, match="holds an input"):
+            with atomic_directory(work, overwrite=True):
+                pass
+    with atomic_path(work / "other.txt") as tmp:  # outside the protection: allowed
+        tmp.write_text("fine")
+    assert digest(fasta) == before and leftovers(work) == []
+
+
+# --------------------------------------------------- --force, alike for every command
+
+
+def test_every_command_refuses_an_existing_output_without_force(work):
+    x, model = work / "x.fa", work / "model"
+    (work / "table.tsv").write_text("id\ta\tb\ns0\t0.5\t0.5\n")
+    existing = {
+        "predict": (["predict", x, "-m", model, "-o", work / "out.tsv"], work / "out.tsv"),
+        "gather": (["gather", work / "table.tsv", "-o", work / "all.tsv"], work / "all.tsv"),
+        "split": (["split", x, "-n", "2", "-o", work / "shards"], work / "shards/shard_001.fa"),
+        "encode": (["encode", x, "-o", work / "x.ds"], work / "x.ds"),
+        "interpret": (
+            ["interpret", x, "-m", model, "-o", work / "interp", "--motif-db", "none"],
+            work / "interp",
+        ),
+    }
+    for name, (args, path) in existing.items():
+        path.parent.mkdir(exist_ok=True)
+        if name in ("encode", "interpret"):
+            path.mkdir()
+            (path / "keep.txt").write_text("mine")
+        else:
+            path.write_text("mine\n")
+        before = digest(path)
+        result = run_seqcnn(*args)
+        assert_one_line_error(result, str(path), "already exists", "--force", code=2)
+        assert digest(path) == before, name
+    result = run_seqcnn(*existing["predict"][0], "--force")
+    assert result.returncode == 0, result.stderr
+    assert (work / "out.tsv").read_text().startswith("id\ta\tb\n")
+    result = run_seqcnn(*existing["split"][0], "--force")
+    assert result.returncode == 0, result.stderr
+    assert leftovers(work) == []
+
+
+@pytest.mark.parametrize("command", ["predict", "gather", "encode", "interpret"])
+def test_force_never_turns_a_file_into_a_folder_or_back(work, command):
+    x, model = work / "x.fa", work / "model"
+    (work / "table.tsv").write_text("id\ta\tb\ns0\t0.5\t0.5\n")
+    folder_output = command in ("encode", "interpret")
+    target = work / "target"
+    if folder_output:
+        target.write_text("a file\n")
+    else:
+        target.mkdir()
+        (target / "keep.txt").write_text("mine")
+    args = {
+        "predict": ["predict", x, "-m", model],
+        "gather": ["gather", work / "table.tsv"],
+        "encode": ["encode", x],
+        "interpret": ["interpret", x, "-m", model, "--motif-db", "none"],
+    }[command]
+    before = digest(target)
+    result = run_seqcnn(*args, "-o", target, "--force")
+    kind = "is a file, not a folder" if folder_output else "is a folder, not a file"
+    assert_one_line_error(result, str(target), kind, "remove it", code=2)
+    assert digest(target) == before and target.is_dir() != folder_output
+    assert leftovers(work) == []
+
+
+# ------------------------------------------------------------------ concurrent writers
+
+
+@pytest.mark.parametrize("folder", [False, True])
+def test_the_final_rename_never_replaces_what_another_writer_put_there(tmp_path, folder):
+    from seqcnn._io import atomic_directory, atomic_path
+
+    target = tmp_path / ("out.ds" if folder else "out.tsv")
+    with pytest.raises(UsageError) as caught:
+        writer = atomic_directory(target) if folder else atomic_path(target)
+        with writer as tmp:
+            (tmp / "data" if folder else tmp).write_text("ours")
+            if folder:  # the other writer finishes first
+                target.mkdir()
+                (target / "data").write_text("theirs")
+            else:
+                target.write_text("theirs")
+    assert str(caught.value).startswith(f"{target}: output already exists: another process")
+    assert (target / "data" if folder else target).read_text() == "theirs"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", ["renameat2", "link", "check"])
+def test_no_replace_rename_without_renameat2_or_hard_links(tmp_path, monkeypatch, how):
+    import seqcnn._io as io
+
+    if how != "renameat2":
+        monkeypatch.setattr(io, "_rename_flags", lambda *args: False)
+    if how == "check":
+
+        def no_links(*args, **kwargs):
+            raise PermissionError(errno.EPERM, "no hard links here")
+
+        monkeypatch.setattr(io.os, "link", no_links)
+    (tmp_path / "a").write_text("a")
+    (tmp_path / "b").write_text("b")
+    with pytest.raises(FileExistsError):
+        io.rename_no_replace(tmp_path / "a", tmp_path / "b")
+    assert (tmp_path / "b").read_text() == "b" and (tmp_path / "a").exists()
+    io.rename_no_replace(tmp_path / "a", tmp_path / "c")
+    assert (tmp_path / "c").read_text() == "a" and not (tmp_path / "a").exists()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "e").mkdir()  # an empty folder: a plain rename would replace it silently
+    with pytest.raises(FileExistsError):
+        io.rename_no_replace(tmp_path / "d", tmp_path / "e")
+    io.rename_no_replace(tmp_path / "d", tmp_path / "f")
+    assert (tmp_path / "f").is_dir() and not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_force_replaces_a_folder_in_one_step_or_puts_the_old_one_back(
+    tmp_path, monkeypatch, exchange
+):
+    import seqcnn._io as io
+
+    if not exchange:  # no renameat2: move the old folder aside, then rename
+        monkeypatch.setattr(io, "_rename_flags", lambda *args: False)
+    target = tmp_path / "out.ds"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with io.atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert leftovers(tmp_path) == []
+    if not exchange:
+        monkeypatch.setattr(io, "rename_no_replace", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError), io.atomic_directory(target, overwrite=True):
+            pass
+        assert sorted(p.name for p in target.iterdir()) == ["new.txt"]  # back in place
+        assert leftovers(tmp_path) == []
+
+
+def test_two_encodes_of_the_same_output_one_fails_cleanly(work):
+    """The first started holds its input open (standard input); the second finishes first."""
+    first = seqcnn_process("encode", "-", "-o", work / "same.ds", "-q")
+    try:
+        first.stdin.write(b">first0\n" + b"ACGT" * 10 + b"\n")
+        first.stdin.flush()
+        wait_for(lambda: temporaries(work, first.pid), "the first encode's temporary folder")
+        second = run_seqcnn("encode", work / "x.fa", "-o", work / "same.ds")
+        assert second.returncode == 0, second.stderr
+        first.stdin.write(b">first1\n" + b"ACGT" * 10 + b"\n")
+        first.stdin.close()
+        first.wait(timeout=120)
+        stderr = first.stderr.read().decode()
+    finally:
+        first.kill()
+        first.wait()
+    assert first.returncode == 2, stderr
+    assert stderr.strip() == (
+        f"seqcnn: error: {work / 'same.ds'}: output already exists: another process wrote "
+        "it while this one ran; nothing was replaced"
+    )
+    from seqcnn.dataset import load_dataset
+
+    assert load_dataset(work / "same.ds").ids == [f"s{i}" for i in range(20)]  # the second's
+    assert leftovers(work) == []
+
+
+# --------------------------------------------------------------------- interruptions
+
+
+def _start_held(command: str, work: Path) -> tuple[subprocess.Popen, Path]:
+    """A run reading standard input, held after its first record: (process, output)."""
+    out = work / ("out.tsv" if command == "predict" else f"out.{command}")
+    args = {
+        "predict": ["predict", "-", "-m", work / "model", "-o", out],
+        "encode": ["encode", "-", "-o", out],
+        "interpret": ["interpret", "-", "-m", work / "model", "-o", out, "--motif-db", "none"],
+    }[command]
+    process = seqcnn_process(*args)
+    process.stdin.write(b">held\n" + b"ACGT" * 10 + b"\n")
+    process.stdin.flush()
+    wait_for(lambda: temporaries(work, process.pid), f"the temporary output of {command}")
+    return process, out
+
+
+@pytest.mark.parametrize(
+    ("command", "sent", "status", "message"),
+    [
+        ("predict", signal.SIGTERM, 143, "seqcnn: terminated (SIGTERM); temporary files removed"),
+        ("encode", signal.SIGTERM, 143, "seqcnn: terminated (SIGTERM); temporary files removed"),
+        ("interpret", signal.SIGTERM, 143, "seqcnn: terminated (SIGTERM); temporary files removed"),
+        ("predict", signal.SIGINT, 130, "seqcnn: interrupted"),
+    ],
+)
+def test_sigterm_is_handled_like_ctrl_c(work, command, sent, status, message):
+    before = digest(work / "x.fa"), digest(work / "model")
+    process, out = _start_held(command, work)
+    try:
+        process.send_signal(sent)
+        process.wait(timeout=60)
+        stderr = process.stderr.read().decode()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == status, stderr
+    assert stderr.strip() == message and "Traceback" not in stderr
+    assert not out.exists() and leftovers(work) == []
+    assert (digest(work / "x.fa"), digest(work / "model")) == before
+
+
+def test_sigterm_swallowed_by_a_catch_all_is_raised_again(work):
+    """Code that catches everything (a compiled module importing itself) can swallow the
+    exception a signal handler raises; the command must still end, not hang."""
+    marker = work / "waiting"
+    script = (
+        "import importlib, sys\n"
+        "def swallowing(*args, **kwargs):\n"
+        "    try:\n"
+        f"        open({str(marker)!r}, 'w').close()\n"
+        "        sys.stdin.read()\n"
+        "    except BaseException:\n"
+        "        pass\n"
+        "    sys.stdin.read()\n"
+        "importlib.import_module('seqcnn.predict').predict_file = swallowing\n"
+        "from seqcnn.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, "predict", "-", "-m", str(work / "model")],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(marker.exists, "the command to wait on its input")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        stderr = process.stderr.read().decode()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 143, stderr
+    assert stderr.strip() == "seqcnn: terminated (SIGTERM); temporary files removed"
+
+
+def test_a_killed_run_leaves_recognisable_files_that_the_next_run_removes(work):
+    from seqcnn._io import TEMP_PREFIX, temporary_name
+
+    process, out = _start_held("predict", work)
+    process.kill()  # kill -9: nothing of ours runs
+    process.wait()
+    left = temporaries(work)
+    assert [p.name.split(".")[3] for p in left] == [str(process.pid)]
+    assert left[0].name.startswith(TEMP_PREFIX + ".") and left[0].name.endswith(".out.tsv")
+    # what a live process (this one) or another host is writing is left alone
+    alive = work / temporary_name("other.tsv")
+    alive.write_text("in progress")
+    elsewhere = work / f"{TEMP_PREFIX}.otherhost.{process.pid}.0123abcd.x.tsv"
+    elsewhere.write_text("another machine's")
+    result = run_seqcnn("predict", work / "x.fa", "-m", work / "model", "-o", work / "next.tsv")
+    assert result.returncode == 0, result.stderr
+    assert not left[0].exists() and alive.exists() and elsewhere.exists()
+    assert not out.exists() and (work / "next.tsv").is_file()
+
+
+@LINUX
+@pytest.mark.parametrize("death_signal", [True, False])
+def test_killing_a_parallel_encode_leaves_no_worker_behind(work, death_signal):
+    """kill -9 of the main process while its workers wait for it: they end too (by the
+    kernel's parent-death signal, or else by seeing their pipe closed), and the next encode
+    into the folder removes the half-written dataset."""
+    records = [(f"r{i}", s) for i, s in enumerate(random_sequences(400, 100, seed=3))]
+    fasta = write_fasta_file(work / "big.fa", records)
+    # Small byte ranges, and the main process held (reading stdin) once its workers run.
+    script = (
+        "import os, sys\n"
+        "import seqcnn.sequence_file as sf\n"
+        "sf.MIN_PART_BYTES = 1 << 12\n"
+        f"sf._PR_SET_PDEATHSIG = {1 if death_signal else 0}\n"  # 0: prctl does nothing
+        "main_pid, count = os.getpid(), sf.count_records\n"
+        "def held(path, byte_range):\n"
+        "    if os.getpid() == main_pid:\n"
+        "        sys.stdin.read()\n"
+        "    return count(path, byte_range)\n"
+        "sf.count_records = held\n"
+        "from seqcnn.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    out = work / "big.ds"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, "encode", str(fasta), "-o", str(out), "-j", "4", "-q"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        workers = wait_for(lambda: len(_children(process.pid)) == 3 and _children(process.pid),
+                           "three worker processes")  # fmt: skip
+        process.kill()
+        process.wait()
+        wait_for(lambda: all(_ended(pid) for pid in workers), "the workers to end", timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+        for pid in _children(process.pid):
+            os.kill(pid, signal.SIGKILL)
+    assert temporaries(work, process.pid)  # recognisable: named after its owner
+    result = run_seqcnn("encode", fasta, "-o", out, "-q")
+    assert result.returncode == 0, result.stderr
+    assert temporaries(work) == [] and leftovers(work) == []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # a zombie has ended; only its exit status is left
+
+
+# ----------------------------------------------------------------------------- pipes
+
+
+def test_a_closed_standard_output_ends_the_command_quietly(work):
+    records = [(f"s{i}", s) for i, s in enumerate(random_sequences(8000, LENGTH, seed=4))]
+    fasta = write_fasta_file(work / "many.fa", records)
+    process = seqcnn_process("predict", fasta, "-m", work / "model")
+    process.stdin.close()
+    try:
+        assert process.stdout.readline() == b"id\ta\tb\n"  # like `| head -1`
+        process.stdout.close()
+        process.wait(timeout=120)
+        stderr = process.stderr.read().decode()
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, stderr
+    assert stderr == ""
+
+
+def test_zero_records_are_said_on_stderr(work):
+    result = run_seqcnn("predict", "-", "-m", work / "model", stdin=b"")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "id\ta\tb\n"
+    assert result.stderr.strip() == "seqcnn: warning: no records read from standard input"
+    (work / "empty.fa").write_text("")
+    result = run_seqcnn("predict", work / "empty.fa", "-m", work / "model", "-o", work / "e.tsv")
+    assert result.returncode == 0
+    assert f"no records read from {work / 'empty.fa'}" in result.stderr
+    assert (work / "e.tsv").read_text() == "id\ta\tb\n"
+
+
+# ------------------------------------------------------- messages name the user's path
+
+
+def _file_size_limit():
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killing signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
+@pytest.mark.parametrize("output", ["out.tsv", "out.parquet", "out.ds"])
+def test_write_errors_name_the_users_path_not_a_temporary_one(work, output):
+    records = [(f"s{i}", s) for i, s in enumerate(random_sequences(4000, LENGTH, seed=5))]
+    fasta = write_fasta_file(work / "many.fa", records)
+    before = digest(fasta)
+    if output == "out.ds":
+        args = ["encode", fasta, "-o", work / output]
+    else:
+        args = ["predict", fasta, "-m", work / "model", "-o", work / output]
+    result = subprocess.run(
+        [sys.executable, "-m", "seqcnn", *map(str, args)],
+        capture_output=True,
+        text=True,
+        preexec_fn=_file_size_limit,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert_one_line_error(result, f"seqcnn: error: {work / output}: ", "File too large")
+    assert ".seqcnn-tmp" not in result.stderr
+    assert not (work / output).exists() and leftovers(work) == [] and digest(fasta) == before
+
+
+def test_errors_inside_a_temporary_output_are_given_the_users_path(tmp_path):
+    from seqcnn._io import atomic_directory, atomic_path
+
+    with pytest.raises(OSError) as caught:
+        with atomic_path(tmp_path / "full.tsv"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what write() raises
+    assert caught.value.filename == str(tmp_path / "full.tsv")
+    assert f"'{tmp_path / 'full.tsv'}'" in str(caught.value)
+    with pytest.raises(FileNotFoundError) as caught:
+        with atomic_directory(tmp_path / "out.ds") as tmp:
+            (tmp / "no" / "such.txt").write_text("x")
+    assert caught.value.filename == str(tmp_path / "out.ds" / "no" / "such.txt")
+    with pytest.raises(DataError) as caught:
+        with atomic_directory(tmp_path / "out.ds") as tmp:
+            raise DataError("bad bytes", path=str(tmp / "sequences.u8"))
+    assert str(caught.value) == f"{tmp_path / 'out.ds' / 'sequences.u8'}: bad bytes"
+    assert leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------ interpret and make demo
+
+
+def test_interpret_warns_when_it_crops_and_maps_the_top_scoring_sequences(work, caplog):
+    from seqcnn.attribution import load_attributions
+    from seqcnn.interpret import interpret
+    from seqcnn.predict import predict
+
+    seqs = random_sequences(30, LENGTH + 20, seed=6)
+    seqs[0] = seqs[0][:LENGTH]  # fits: not counted
+    with caplog.at_level(logging.WARNING, logger="seqcnn"):
+        result = interpret(work / "model", seqs, work / "out", motif_db=None, influence=False,
+                           attribution="saliency", target="b", attribution_sequences=3)  # fmt: skip
+    assert f"29 of 30 sequences are longer than the model's input ({LENGTH} bp)" in caplog.text
+    cropped = [s if len(s) == LENGTH else s[10 : 10 + LENGTH] for s in seqs]  # centred
+    scores = predict(work / "model", cropped)["b"].to_numpy()
+    top = np.argsort(-scores, kind="stable")[:3]
+    assert load_attributions(result.attribution)["ids"] == [str(i) for i in top]
+
+
+def test_make_demo_continues_an_interrupted_run(tmp_path):
+    """scripts/demo.sh with a stand-in for seqcnn that records its calls."""
+    root = Path(__file__).resolve().parents[1]
+    log = tmp_path / "calls.log"
+    stub = tmp_path / "seqcnn"
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        'echo "$*" >> "$CALLS"\n'
+        "cmd=$1; out=; prev=\n"
+        'for a in "$@"; do [[ $prev == -o ]] && out=$a; prev=$a; done\n'
+        'case $cmd in encode|train|interpret) mkdir -p "$out";; '
+        "predict) printf 'id\\ta\\n' > \"$out\";; esac\n"
+    )
+    stub.chmod(0o755)
+    out = tmp_path / "demo"
+
+    def demo() -> list[str]:
+        log.unlink(missing_ok=True)
+        env = {**os.environ, "SEQCNN": str(stub), "CALLS": str(log)}
+        done = subprocess.run(["bash", "scripts/demo.sh", str(out)], cwd=root, env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return [line.split()[0] + (" --resume" if "--resume" in line else "")
+                for line in log.read_text().splitlines()]  # fmt: skip
+
+    assert demo() == ["encode", "train", "describe", "predict", "interpret"]
+    assert demo() == ["describe"]  # everything complete: nothing redone
+    shutil.rmtree(out / "seqcnn_model")  # interrupted during training, checkpoints kept
+    (out / ".seqcnn_model.partial").mkdir()
+    (out / ".seqcnn_model.partial" / "checkpoint.json").write_text("{}")
+    assert demo() == ["train --resume", "describe", "predict", "interpret"]

@@ -385,3 +385,153 @@ def test_sorts_and_renders_in_a_browser(report, tmp_path):
     )
     assert shot.is_file(), result.stderr[-3000:]
     assert shot.read_bytes().startswith(PNG_SIGNATURE)
+
+
+# ------------------------------------------------------ readable at 1,400 pixels (issue 18)
+
+LONG_OUTPUTS = [f"H3K27ac_liver_E{10 + j}_replicate" for j in range(10)]
+
+
+def realistic_report(folder: Path, n_filters: int = 6, shown: int = 4) -> Path:
+    """What interpret writes for a 10-output model: real logos (19 bp, titled with consensus,
+    sites and match), the interpret table with per-output influence and match columns."""
+    from seqcnn.interpret.steps import best_match_names, filter_table, overview_order
+    from seqcnn.motifs.pwm import FilterMotif
+    from seqcnn.plots import draw_filter_logos
+
+    rng = np.random.default_rng(0)
+    motifs = []
+    for k in range(n_filters):
+        pwm = rng.dirichlet(np.full(4, 0.3), size=19)
+        motifs.append(FilterMotif(k, f"filter_{k}", pwm * 500, 500 + k, pwm, 3.0, True))
+    influence = rng.normal(0, 0.05, size=(n_filters, len(LONG_OUTPUTS)))
+    names = ["Nr2e3::Nr5a2", "ZNF354C", "Hoxd13", "CTCF"]
+    rows = [(k, r) for k in range(n_filters) for r in range(3)]
+    matches = pd.DataFrame(
+        {
+            "filter": [f"filter_{k}" for k, _ in rows],
+            "rank": [r + 1 for _, r in rows],
+            "match_id": [f"MA{1000 + k}.{r + 1}" for k, r in rows],
+            "match_name": [names[(k + r) % 4] for k, r in rows],
+            "p_value": 1e-6,
+            "e_value": 1e-4,
+            "q_value": 0.01,
+            "offset": 2,
+            "strand": "+",
+            "overlap": 12,
+        }
+    )
+    table = filter_table(motifs, matches, influence, LONG_OUTPUTS, None)
+    draw_filter_logos(motifs, folder / "logos", best_match_names(table))
+    order = overview_order(motifs, influence, "influence")
+    return write_report(
+        folder / "report.html",
+        title="seqcnn interpret: a 10-output model",
+        summary={"Model": "runs/model", "Task": "multilabel"},
+        filters=table.iloc[order].reset_index(drop=True),
+        logos={m.name: folder / "logos" / f"{m.name}.png" for m in motifs},
+        overview_logos=shown,
+    )
+
+
+MEASURE = """<pre id="measure"></pre><script>
+window.addEventListener("load", function () {
+  var wrap = document.querySelector(".table-wrap");
+  var table = document.getElementById("filters");
+  function natural() {
+    table.style.width = "max-content";
+    var width = table.offsetWidth;
+    table.style.width = "";
+    return width;
+  }
+  function shown() {
+    return Array.prototype.filter.call(table.tHead.rows[0].cells, function (th) {
+      return th.offsetWidth > 0;
+    }).map(function (th) { return th.textContent.trim(); });
+  }
+  var result = {
+    window: window.innerWidth, page: document.documentElement.scrollWidth,
+    wrap: wrap.clientWidth, wrapScroll: wrap.scrollWidth, table: natural(), shown: shown(),
+    logos: Array.prototype.map.call(document.querySelectorAll(".gallery img"), function (img) {
+      return [img.getBoundingClientRect().width, img.naturalWidth];
+    })
+  };
+  document.getElementById("all-columns").click();
+  result.expanded = shown();
+  document.getElementById("measure").textContent = JSON.stringify(result);
+});
+</script></body>"""
+
+
+def test_report_fits_1400_pixels_with_readable_logo_titles(tmp_path):
+    """In a real browser at 1,400 x 900: no horizontal scrollbar on the page or the table,
+    the overview's logo titles at 11 px or more; all columns one click away."""
+    import matplotlib
+
+    from seqcnn.plots.files import PNG_DPI
+
+    path = realistic_report(tmp_path)
+    page = path.read_text(encoding="utf-8").replace("</body>", MEASURE)
+    measured = tmp_path / "measured.html"
+    measured.write_text(page, encoding="utf-8")
+    result = run_chromium(
+        tmp_path / "profile-measure", "--window-size=1400,900", "--virtual-time-budget=5000",
+        "--dump-dom", measured.as_uri(),
+    )  # fmt: skip
+    match = re.search(r'<pre id="measure">([^<]*)</pre>', result.stdout)
+    assert match and match.group(1), f"no result from chromium:\n{result.stderr[-3000:]}"
+    got = json.loads(html.unescape(match.group(1)))
+    assert got["window"] == 1400
+    assert got["page"] <= got["window"], got
+    assert got["table"] <= got["wrap"] and got["wrapScroll"] <= got["wrap"], got
+    assert "Top influence" in got["shown"] and "TF" in got["shown"]
+    assert not any(h.startswith("Influence (") for h in got["shown"])
+    expanded = [h for h in got["expanded"] if h.startswith("Influence (")]
+    assert len(expanded) == len(LONG_OUTPUTS)
+    # Logo titles are drawn at the default font size, at PNG_DPI: their size on screen.
+    title_px = matplotlib.rcParams["font.size"] * PNG_DPI / 72
+    assert len(got["logos"]) == 4
+    for shown_width, natural_width in got["logos"]:
+        assert natural_width > 0 and shown_width / natural_width * title_px >= 11, got["logos"]
+
+    shot = tmp_path / "report-1400.png"
+    result = run_chromium(
+        tmp_path / "profile-shot", "--window-size=1400,2000", "--hide-scrollbars",
+        f"--screenshot={shot}", path.as_uri(),
+    )  # fmt: skip
+    assert shot.is_file(), result.stderr[-3000:]
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (1400, 2000)
+        # the page is drawn (not blank): the logos' letters bring colour
+        assert len(image.convert("RGB").getcolors(1 << 20) or []) > 50
+
+
+def test_overview_logos_follow_the_table_order(tmp_path, pngs):
+    table = filter_table().iloc[[3, 1, 0, 2]].reset_index(drop=True)
+    logos = {"filter_0": pngs[0], "filter_1": pngs[1], "filter_10": pngs[1]}
+    path = write_report(
+        tmp_path / "r.html", title="t", summary={}, filters=table, logos=logos, overview_logos=2
+    )
+    text = path.read_text()
+    gallery = text[text.index('<div class="gallery">') : text.index("<h2>Filters")]
+    assert re.findall(r'alt="Logo of (\w+)"', gallery) == ["filter_10", "filter_1"]
+    assert "the first 2 of 4 filters" in text
+    width = int(re.search(r'width="(\d+)"', gallery).group(1))
+    natural = int.from_bytes(pngs[1][16:20], "big")
+    assert width == round(natural * 0.6)
+
+
+def test_per_output_influences_sit_behind_the_switch(tmp_path):
+    table = filter_table().drop(columns=["influence"])
+    path = write_report(tmp_path / "r.html", title="t", summary={}, filters=table)
+    page = Page(path.read_text())
+    headers = {text: attrs for attrs, text in page.headers}
+    assert "extra" in headers["Influence (up)"]["class"].split()
+    assert "extra" not in headers.get("Top influence", {}).get("class", "")
+    top = page.column("Top influence")
+    cells = {cells[0][1]: cells[top] for _, cells in page.body_rows()}
+    assert cells["filter_0"][1].startswith("\u22120.05") and "up" in cells["filter_0"][1]
+    assert cells["filter_10"][0]["data-value"] == "0.2"  # sorted by size
+    assert 'id="all-columns"' in path.read_text()

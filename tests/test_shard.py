@@ -303,11 +303,11 @@ def test_gather_errors_are_one_line_and_leave_no_output(tmp_path, shard_tables):
         (tmp_path / "missing.tsv", ["missing.tsv", "no such file"]),
     ]
     for second, fragments in cases:
-        result = run_seqcnn("gather", tables[0], second, "-o", out)
+        result = run_seqcnn("gather", tables[0], second, "-o", out, "--force")
         assert_one_line_error(result, *fragments, code=1)
         with pytest.raises(DataError):
             gather_tables([tables[0], second], out)
-    result = run_seqcnn("gather", tables[0], tmp_path / "in.fa", "-o", out)
+    result = run_seqcnn("gather", tables[0], tmp_path / "in.fa", "-o", out, "--force")
     assert_one_line_error(result, "in.fa", "cannot tell the input format", code=2)
     with pytest.raises(UsageError, match="list of tables"):
         gather_tables(tables[0], out)

@@ -86,15 +86,33 @@ from .options import (
 @click.option(
     "--attribution",
     type=click.Choice(METHODS),
-    help="Attribution maps of the first sequences: gradient x input, or in-silico mutagenesis.",
+    help="Attribution maps of the sequences the --target output scores highest: gradient x "
+    "input, in-silico mutagenesis or DeepLIFT/SHAP.",
 )
-@click.option("--target", help="Output to explain with --attribution (name or index).")
+@click.option(
+    "--target",
+    help="Output to explain with --attribution or --discover (name or index); --discover "
+    "takes all outputs together without it.",
+)
 @click.option(
     "--attribution-sequences",
     type=int,
     default=5,
     show_default=True,
-    help="Attribution maps for this many sequences (the first records).",
+    help="Attribution maps for this many sequences (those scored highest for --target).",
+)
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Also find motifs from DeepLIFT/SHAP attributions with TF-MoDISco (any "
+    "architecture; minutes): OUT/discovery/ and a report section.",
+)
+@click.option(
+    "--discover-sequences",
+    type=int,
+    default=5000,
+    show_default=True,
+    help="--discover uses a random sample (fixed seed) of at most this many sequences; 0 for all.",
 )
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
@@ -119,6 +137,8 @@ def interpret(
     attribution,
     target,
     attribution_sequences,
+    discover,
+    discover_sequences,
     batch_size,
     device,
     threads,
@@ -128,14 +148,16 @@ def interpret(
     """Explain a model: filter motifs, logos, JASPAR matches, influence and a report.
 
     SEQUENCES is a FASTA file (plain, gzip or bgzip; '-' for standard input), padded or
-    cropped to the model's input length.  Writes OUT/report.html (self-contained),
-    filters.tsv, matches.tsv, filters.meme, matrices/, logos/ and overview.png.
+    cropped to the model's input length (with a warning when cropped).  Writes
+    OUT/report.html (self-contained), filters.tsv, matches.tsv, filters.meme, matrices/,
+    logos/ and overview.png.
 
     \b
     Examples:
       seqcnn interpret -m seqcnn_model peaks.fa -o peaks_interpret
       seqcnn interpret peaks.fa -o out --motif-db my_motifs.meme --format svg
       seqcnn interpret peaks.fa -o out --attribution ism --target CTCF --force
+      seqcnn interpret peaks.fa -o out --discover --target CTCF
     """
     from ..interpret import interpret as interpret_api
 
@@ -159,6 +181,8 @@ def interpret(
         attribution=attribution,
         target=target,
         attribution_sequences=attribution_sequences,
+        discover=discover,
+        discover_sequences=discover_sequences or None,
         batch_size=batch_size,
         overwrite=force,
         progress=progress(quiet),

@@ -6,6 +6,7 @@ command module never imports the package that is still being initialised.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -20,6 +21,79 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEVICE_HELP = f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}."
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+
+# The parameters that name what a command writes; every other path parameter is an input.
+OUTPUT_PARAMETERS = ("out", "out_dir")
+# The commands whose output folder is replaced as a whole (the others write files into it).
+REPLACES_FOLDER = ("encode", "train", "interpret")
+
+
+def force_option(what: str):
+    """``-f/--force``: replace an existing output ``what`` ("file", "folder", "shards")."""
+    return click.option("-f", "--force", is_flag=True, help=f"Replace an existing output {what}.")
+
+
+class ClosedOutput(BaseException):
+    """Standard output was closed by its reader (``seqcnn predict big.fa | head``).
+
+    Raised in place of the BrokenPipeError, which Click would turn into exit status 1;
+    ``main`` ends quietly with 0, as Unix tools do.
+    """
+
+
+def stdout_closed() -> bool:
+    """Whether standard output is a pipe that nobody reads any more."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.__stdout__.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or no stdout at all
+        return False
+
+
+def guard_outputs(command: click.Command) -> click.Command:
+    """Make ``command`` refuse to write over one of its inputs, and end quietly when its
+    standard output is closed.
+
+    Its path parameters other than :data:`OUTPUT_PARAMETERS` are its inputs: the output is
+    checked against them before any work, and every atomic write of the run refuses them
+    (:func:`seqcnn._io.protect_inputs`).  A broken pipe other than standard output (a worker
+    process's) stays an error.
+    """
+    callback = command.callback
+    if callback is None or getattr(callback, "guarded", False):
+        return command
+    inputs = [
+        p.name
+        for p in command.params
+        if isinstance(p.type, click.Path) and p.name not in OUTPUT_PARAMETERS
+    ]
+    replaced = command.name in REPLACES_FOLDER
+
+    @functools.wraps(callback)
+    def guarded(*args, **params):
+        from .._io import check_not_input, protect_inputs
+
+        paths = []
+        for name in inputs:
+            value = params.get(name)
+            paths += list(value) if isinstance(value, (tuple, list)) else [value]
+        with protect_inputs(paths) as given:
+            for name in OUTPUT_PARAMETERS:
+                if params.get(name) not in (None, "-"):
+                    check_not_input(params[name], given, replaced=replaced)
+            try:
+                return callback(*args, **params)
+            except BrokenPipeError:
+                if stdout_closed():
+                    raise ClosedOutput() from None
+                raise
+
+    guarded.guarded = True
+    command.callback = guarded
+    return command
 
 
 # The commands that do CPU work (encode, train, predict, interpret) pass it to use_threads.

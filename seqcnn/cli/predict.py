@@ -7,7 +7,15 @@ import click
 from ..forward import DEVICES
 from ..predict import AGGREGATES
 from ..tables import TABLE_FORMATS
-from .options import CONTEXT, progress, quiet_option, setup_logging, threads_option, use_threads
+from .options import (
+    CONTEXT,
+    force_option,
+    progress,
+    quiet_option,
+    setup_logging,
+    threads_option,
+    use_threads,
+)
 
 # ".tsv, .csv, .parquet"
 _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
@@ -58,6 +66,7 @@ _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @threads_option
+@force_option("file")
 @quiet_option
 def predict(
     fasta,
@@ -71,6 +80,7 @@ def predict(
     batch_size,
     device,
     threads,
+    force,
     quiet,
 ):
     """Predict every sequence of a FASTA file with a trained model.
@@ -92,9 +102,12 @@ def predict(
       seqcnn predict peaks.fa -m seqcnn_model --rc-average -o predictions.parquet
       zcat chr21.fa.gz | seqcnn predict - --per-window --window-stride 50 -o scan.tsv.gz
     """
+    from .._io import check_output
     from ..bundle import load_model
     from ..predict import predict_file
 
+    if out not in (None, "-"):  # before the model is loaded; checked again on writing
+        check_output(out, overwrite=force)
     setup_logging(quiet)
     use_threads(threads)
     model = load_model(model_path)
@@ -111,5 +124,8 @@ def predict(
         device=device,
         progress=progress(quiet),
     )
+    if rows == 0:  # a header-only table is easy to miss; say why it is empty
+        source = "standard input" if fasta == "-" else fasta
+        click.echo(f"seqcnn: warning: no records read from {source}", err=True)
     if out not in (None, "-") and not quiet:
         click.echo(f"wrote {out}: {rows} {'windows' if per_window else 'records'}", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import CONTEXT
+from .options import CONTEXT, force_option
 
 
 @click.command(context_settings=CONTEXT)
@@ -40,8 +40,9 @@ from .options import CONTEXT
     help="Shards hold whole multiples of this many records (predict's --batch-size), so "
     "gathered predictions equal one run bit for bit; 1 balances to one record.",
 )
+@force_option("shards")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
-def split(fasta, n_shards, out_dir, pattern, multiple, quiet):
+def split(fasta, n_shards, out_dir, pattern, multiple, force, quiet):
     """Split a FASTA file into shards of consecutive records, to predict them in parallel.
 
     Shard k holds the next records in input order, as many as possible in whole multiples
@@ -55,8 +56,13 @@ def split(fasta, n_shards, out_dir, pattern, multiple, quiet):
       seqcnn predict shards/shard_000.fa -o tables/shard_000.tsv   # one job per shard
       seqcnn split windows.fa.gz -n 200 -o shards --pattern 'part_{index}.fa.gz'
     """
-    from ..shard import split_fasta
+    from pathlib import Path
 
+    from .._io import check_output
+    from ..shard import shard_names, split_fasta
+
+    for name in shard_names(n_shards, pattern):  # before the file is read
+        check_output(Path(out_dir) / name, overwrite=force)
     shards = split_fasta(fasta, n_shards, out_dir, pattern=pattern, multiple=multiple)
     if not quiet:
         sizes = sorted({shard.records for shard in shards})

@@ -40,8 +40,14 @@ influence: a uniform random sample drawn with a fixed seed (reservoir sampling w
 reading, kept in file order), so the result is deterministic and does not depend on how
 the file is sorted; the whole file is still read and checked.  10,000 sequences give a
 64-filter model hundreds of sites per useful filter, while influence, which runs the
-network once per filter, stays at seconds.  Attribution maps are drawn for the *first*
-``attribution_sequences`` records of the input, whatever the sample.
+network once per filter, stays at seconds.  Sequences longer than the model's input are
+cropped, with a warning saying how many.  Attribution maps are drawn for the
+``attribution_sequences`` sequences of the sample that the model scores highest for the
+target output: those that hold what the output responds to.
+
+The report shows the logos of the first 12 filters of its table (most influential first)
+at a size where their titles read, and the table's main columns (for several outputs, the
+largest influence over them); a switch shows the other columns.
 
 Drawing is the slow part; :mod:`seqcnn.plots.gallery` draws each logo once and makes the
 overview from the same pixels.

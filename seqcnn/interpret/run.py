@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seqcnn._io import atomic_directory
-from seqcnn.errors import UsageError
+from seqcnn._io import atomic_directory, check_output, protect_inputs
 
 from .steps import (
     OVERVIEW_ORDERS,
+    attribution_examples,
     attribution_scores,
     best_match_names,
     check_options,
@@ -29,17 +29,22 @@ from .steps import (
     overview_order,
     run_summary,
     trimmed_motifs,
+    warn_cropped,
     write_tables,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from seqcnn.motifs import FilterMotif
+    from seqcnn.motifs import Discovery, FilterMotif
 
 __all__ = ["InterpretResult", "interpret", "OVERVIEW_ORDERS"]
 
 log = logging.getLogger("seqcnn")
+
+#: The report's overview shows the logos of this many filters (the top of its table), at a
+#: size where their titles read; overview.png holds them all.
+REPORT_LOGOS = 12
 
 #: Seed of the sample of sequences (``max_sequences``): the same input gives the same result.
 _SAMPLE_SEED = 0
@@ -76,7 +81,9 @@ class InterpretResult:
         ``path / "attribution.npz"``, or ``None``.
     timings
         Seconds spent per step (``read``, ``filters``, ``matching``, ``influence``,
-        ``logos``, ``attribution``, ``report``, ``total``).
+        ``logos``, ``attribution``, ``discovery``, ``report``, ``total``).
+    discovery
+        What motif discovery found (``discover=True``), or ``None``.
     """
 
     motifs: list[FilterMotif]
@@ -91,6 +98,7 @@ class InterpretResult:
     report: Path
     attribution: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    discovery: Discovery | None = None
 
     def summary(self) -> str:
         """A few lines for people: filters exported and matched, and where the report is."""
@@ -102,6 +110,8 @@ class InterpretResult:
             f"wrote {self.path}",
             f"report: {self.report}",
         ]
+        if self.discovery is not None:
+            lines[1:1] = self.discovery.summary().splitlines()
         return "\n".join(lines)
 
 
@@ -129,6 +139,8 @@ def interpret(
     attribution: str | None = None,
     target: int | str | None = None,
     attribution_sequences: int = 5,
+    discover: bool = False,
+    discover_sequences: int | None = 5000,
     batch_size: int = 256,
     overwrite: bool = False,
     progress: bool | None = False,
@@ -186,10 +198,16 @@ def interpret(
         Figure formats of the logos and attribution maps, any of ``"png"``, ``"svg"``,
         ``"pdf"``; PNG is always written (the report inlines it).  The overview is PNG.
     attribution
-        ``"saliency"`` (gradient x input) or ``"ism"`` (in-silico saturation mutagenesis)
-        maps of the first ``attribution_sequences`` records, for the output ``target``
-        (name or index; may be left out for a single-output model).  Scores are of the
-        raw logit; see :mod:`seqcnn.attribution`.
+        ``"saliency"`` (gradient x input), ``"ism"`` (in-silico saturation mutagenesis) or
+        ``"deeplift_shap"`` maps of the ``attribution_sequences`` sequences the model scores
+        highest for the output ``target`` (name or index; may be left out for a
+        single-output model).
+        Scores are of the raw logit; see :mod:`seqcnn.attribution`.
+    discover, discover_sequences
+        Also find motifs from DeepLIFT/SHAP attributions with TF-MoDISco, for ``target``
+        (default: all outputs together) over a random sample (fixed seed) of at most
+        ``discover_sequences`` of the sequences (``None``: all), into ``discovery/`` and a
+        section of the report; see :func:`seqcnn.motifs.discover_motifs`.
     batch_size
         Sequences per forward pass.
     overwrite
@@ -236,8 +254,12 @@ def interpret(
 
     started = time.perf_counter()
     out = Path(out)
-    if out.exists() and not overwrite:  # checked again on writing; here to fail before loading
-        raise UsageError("output already exists; use --force to replace it", path=str(out))
+    # What the run reads must survive it: the output may be none of them.
+    given = (model, sequences, motif_db)
+    inputs = [p for p in given if isinstance(p, (str, os.PathLike)) and os.path.exists(p)]
+    # Checked again on writing; here to fail before loading anything.
+    check_output(out, overwrite=overwrite, folder=True, inputs=inputs)
+
     formats, max_sequences = check_options(
         formats=formats,
         attribution=attribution,
@@ -250,7 +272,15 @@ def interpret(
         trim_ic=trim_ic,
     )
     model = as_model(model, device)
-    target_index = output_index(target, model.output_names, attribution)
+    if model.path is not None:  # also the default bundle, found without being named
+        inputs.append(model.path)
+    # Discovery without --attribution takes the target (or all outputs) for itself.
+    target_index = output_index(
+        None if discover and not attribution else target, model.output_names, attribution
+    )
+    discover_target = output_index(target, model.output_names, "deeplift_shap") if (
+        discover and target is not None
+    ) else None  # fmt: skip
     target_name = model.output_names[target_index] if attribution else None
     database, database_text = motif_database(motif_db)
     timings: dict[str, float] = {}
@@ -260,7 +290,7 @@ def interpret(
         timings[name] = round(timings.get(name, 0.0) + now - since, 3)
         return now
 
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with protect_inputs(inputs), atomic_directory(out, overwrite=overwrite) as tmp:
         mark = time.perf_counter()
         data = read_codes(
             sequences,
@@ -268,13 +298,13 @@ def interpret(
             max_sequences=max_sequences,
             seed=_SAMPLE_SEED,
             progress=progress,
-            keep_first=attribution_sequences if attribution else 0,
         )
         x = data.one_hot(model.n_encoding)
         array = isinstance(sequences, np.ndarray) or hasattr(sequences, "detach")
         source = data.name or ("array" if array else "sequences given")
         mark = step("read", mark)
         log.info(f"read {data.total:,} sequences from {source}; using {len(x):,}")
+        warn_cropped(data.lengths, model.input_length)
 
         motifs = filter_pwms(
             model,
@@ -302,10 +332,17 @@ def interpret(
             log.info(f"influence of {len(motifs)} filters ({timings['influence']:.1f} s)")
 
         if attribution:
-            first_x, scores = attribution_scores(
-                model, data.first, attribution, target_index, tmp, batch_size
+            chosen = attribution_examples(model, x, target_index, attribution_sequences, batch_size)
+            example_ids = [data.ids[k] for k in chosen]
+            example_x = x[chosen]
+            scores = attribution_scores(
+                model, example_ids, example_x, attribution, target_index, tmp, batch_size
             )
             mark = step("attribution", mark)
+            log.info(
+                f"{attribution} maps of the {len(chosen)} of {len(x):,} sequences scored "
+                f"highest for {target_name}"
+            )
 
         matches = no_matches()
         if database is not None and n_exported:
@@ -333,13 +370,21 @@ def interpret(
         maps = []
         if attribution:
             maps = draw_attribution_maps(
-                data.first.ids, first_x, scores, tmp / "attribution", attribution, target_name,
+                example_ids, example_x, scores, tmp / "attribution", attribution, target_name,
                 formats,
             )  # fmt: skip
             mark = step("attribution", mark)
             log.info(
                 f"{attribution} maps of {len(maps)} sequences ({timings['attribution']:.1f} s)"
             )
+
+        found, pattern_logos, pattern_notes = None, {}, []
+        if discover:
+            found, pattern_logos, pattern_notes = _discover(
+                model, data, x, discover_target, discover_sequences, database, n_matches,
+                q_threshold, batch_size, progress, tmp / "discovery", formats,
+            )  # fmt: skip
+            mark = step("discovery", mark)
 
         summary = run_summary(
             model,
@@ -362,8 +407,11 @@ def interpret(
             summary=summary,
             filters=table.iloc[ordered].reset_index(drop=True),
             logos={m.name: tmp / "logos" / f"{m.name}.png" for m in motifs},
-            overview=tmp / "overview.png",
+            overview_logos=REPORT_LOGOS,
             attributions=maps,
+            patterns=found.table() if found is not None else None,
+            pattern_logos=pattern_logos,
+            pattern_notes=pattern_notes,
         )
         step("report", mark)
     timings["total"] = round(time.perf_counter() - started, 3)
@@ -381,4 +429,37 @@ def interpret(
         report=out / "report.html",
         attribution=out / "attribution.npz" if attribution else None,
         timings=timings,
+        discovery=found,
     )
+
+
+def _discover(model, data, x, target, n, database, n_matches, q_threshold, batch_size,
+              progress, folder, formats) -> tuple[Discovery, dict, list[str]]:  # fmt: skip
+    """Motif discovery over a random sample of ``x``, written into ``folder``; returns what
+    was found, its figures and the report's notes."""
+    from seqcnn.motifs import discover_motifs, write_discovery
+    from seqcnn.plots import draw_pattern_logos
+
+    rows = np.arange(len(x))
+    if n is not None and n < len(x):
+        rows = np.sort(np.random.default_rng(_SAMPLE_SEED).choice(len(x), n, replace=False))
+    # Window position -> record position: records were centred when padded or cropped.
+    lengths = np.asarray(data.lengths)[rows]
+    fit = model.input_length
+    offsets = np.where(lengths >= fit, (lengths - fit) // 2, -((fit - lengths) // 2))
+    found = discover_motifs(
+        model, x[rows], target, ids=[data.ids[k] for k in rows], offsets=offsets,
+        batch_size=batch_size, motif_db=database, n_matches=n_matches,
+        q_threshold=q_threshold, progress=progress,
+    )  # fmt: skip
+    write_discovery(found, folder)
+    logos = draw_pattern_logos(found.patterns, folder / "logos", formats, progress)
+    spent = ", ".join(f"{k} {v:.1f} s" for k, v in found.timings.items())
+    notes = [
+        f"DeepLIFT/SHAP of {found.target} over {found.n_sequences:,} sequences "
+        f"({found.n_shuffles} dinucleotide shuffles each), clustered by TF-MoDISco "
+        f"(modisco-lite); each pattern's core is matched like the filters. Time: {spent}.",
+        found.convergence.summary(),
+    ]
+    log.info(f"discovery: {len(found.patterns)} patterns; {found.convergence.summary()}")
+    return found, logos, notes

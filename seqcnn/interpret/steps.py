@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from seqcnn.bundle import Model
-    from seqcnn.inputs import SequenceCodes
     from seqcnn.motifs import FilterMotif
 
 __all__ = [
@@ -31,6 +30,8 @@ __all__ = [
     "check_options",
     "output_index",
     "motif_database",
+    "warn_cropped",
+    "attribution_examples",
     "attribution_scores",
     "match_filters",
     "trimmed_motifs",
@@ -136,18 +137,58 @@ def motif_database(motif_db: Any) -> tuple[Any, str]:
     raise UsageError("motif_db must be 'jaspar', 'none', a MEME file or a dict of PWMs")
 
 
+def warn_cropped(lengths: np.ndarray, length: int, crop: str = "centre") -> int:
+    """Log a warning when sequences are longer than the model's input; how many are."""
+    longer = int((np.asarray(lengths) > length).sum())
+    if longer:
+        log.warning(
+            f"{longer:,} of {len(lengths):,} sequences are longer than the model's input "
+            f"({length} bp) and were cropped to their {crop} {length} bp: motifs outside it "
+            "are not seen"
+        )
+    return longer
+
+
+def attribution_examples(model: Model, x: np.ndarray, target: int, n: int,
+                         batch_size: int) -> np.ndarray:  # fmt: skip
+    """Positions in ``x`` of the ``n`` sequences the model scores highest for ``target``
+    (after its output transform, with its strand averaging), best first.
+
+    Maps of the sequences with the strongest signal for the output show what it reads;
+    the first records of a file may hold none.
+    """
+    from seqcnn.forward import run_network
+
+    scores = run_network(
+        model.network,
+        x,
+        batch_size=batch_size,
+        transform=model.transform,
+        rc_average=model.rc_average,
+        n_encoding=model.n_encoding,
+    )
+    column = scores.reshape(len(x), -1)[:, target]
+    order = np.argsort(-column, kind="stable")  # ties: input order
+    return order[:n]
+
+
 def attribution_scores(
-    model: Model, first: SequenceCodes, method: str, target: int, folder: Path, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot and scores of the first records for one output (of the raw logit); the
-    scores are saved as ``attribution.npz``."""
+    model: Model,
+    ids: Sequence[str],
+    x: np.ndarray,
+    method: str,
+    target: int,
+    folder: Path,
+    batch_size: int,
+) -> np.ndarray:
+    """Scores of one-hot sequences ``x`` for one output (of the raw logit), saved with
+    their ``ids`` as ``attribution.npz``."""
     from seqcnn.attribution import attribution, save_attributions
 
-    x = first.one_hot(model.n_encoding)
     scores = attribution(model, x, method=method, target=target, batch_size=batch_size)
     name = model.output_names[target]
-    save_attributions(folder / "attribution.npz", first.ids, x, scores, method, name)
-    return x, scores
+    save_attributions(folder / "attribution.npz", list(ids), x, scores, method, name)
+    return scores
 
 
 def match_filters(
