@@ -42,19 +42,31 @@ import numpy as np
 from .alphabet import N_CODE
 from .errors import DataError, ModelError, UsageError
 from .genome import MAX_N_FRACTION, Genome
+from .tracks import (
+    TRACK_EXTENSIONS,
+    TRACK_FORMATS,
+    refuse_existing,
+    require_pybigtools,
+    track_paths,
+    write_bigwig,
+)
 
-__all__ = ["SCAN_FORMATS", "TRACK_FORMATS", "ScanResult", "parse_regions", "scan", "split_regions"]
+__all__ = [
+    "SCAN_FORMATS",
+    "TRACK_FORMATS",
+    "ScanResult",
+    "parse_regions",
+    "scan",
+    "split_regions",
+]
 
-#: Track formats, one file per output.
-TRACK_FORMATS = ("bigwig", "bedgraph")
 #: Everything :func:`scan` writes: tracks, or a table of all outputs.
 SCAN_FORMATS = (*TRACK_FORMATS, "tsv", "csv", "parquet")
 #: Windows predicted per chunk, in batches (the unit of streaming).
 CHUNK_BATCHES = 16
 _WRITE_ROWS = 1 << 20  # spooled rows read back at a time
 _REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
-_EXTENSIONS = {".bw": "bigwig", ".bigwig": "bigwig", ".bedgraph": "bedgraph", ".bg": "bedgraph",
-               ".tsv": "tsv", ".csv": "csv", ".parquet": "parquet"}  # fmt: skip
+_EXTENSIONS = {**TRACK_EXTENSIONS, ".tsv": "tsv", ".csv": "csv", ".parquet": "parquet"}
 
 
 @dataclass
@@ -173,15 +185,20 @@ def _grid(region: Region, length: int, stride: int) -> tuple[int, int]:
     return first, max(first, stop)
 
 
-def split_regions(genome: Genome, regions: Any, parts: int, length: int,
-                  stride: int | None = None) -> list[list[Region]]:  # fmt: skip
+def split_regions(genome: Genome, regions: Any, parts: int, length: int, stride: int | None = None,
+                  multiple_of: int = 1) -> list[list[Region]]:  # fmt: skip
     """Cut regions into ``parts`` lists with about as many windows each.
 
     Each window of the whole scan lies in exactly one part, so scanning the parts
     separately and concatenating the tracks in order gives the whole scan (the parts
-    overlap by ``L - S`` bases, which no two parts both score).
+    overlap by ``L - S`` bases, which no two parts both score).  With ``multiple_of``,
+    parts are cut only every ``multiple_of`` windows from a region's first window: cut at
+    the chunks of :func:`scan` (:data:`CHUNK_BATCHES` batches), each part is predicted in
+    the batches of the whole scan, so its values are the same to the bit.
     """
     stride = max(1, length // 2) if stride is None else int(stride)
+    if parts < 1 or multiple_of < 1:
+        raise UsageError(f"cannot cut regions into {parts} parts of {multiple_of}-window steps")
     regions = parse_regions(genome, regions)
     grids = [_grid(r, length, stride) for r in regions]
     total = sum(stop - first for first, stop in grids)
@@ -190,13 +207,18 @@ def split_regions(genome: Genome, regions: Any, parts: int, length: int,
     seen = 0
     for region, (first, stop) in zip(regions, grids, strict=True):
         for p in range(parts):
-            a = max(first, first + cuts[p] - seen)
-            b = min(stop, first + cuts[p + 1] - seen)
+            a, b = (_snap(first + cuts[q] - seen, first, stop, multiple_of) for q in (p, p + 1))
             if a < b:
                 r = Region(region.contig, a * stride, (b - 1) * stride + length, region.name)
                 out[p].append(r)
         seen += stop - first
     return out
+
+
+def _snap(k: int, first: int, stop: int, step: int) -> int:
+    """The grid index nearest ``k`` that is ``first`` plus a multiple of ``step``, or ``stop``."""
+    k = min(stop, max(first, k))
+    return k if k == stop else min(stop, first + round((k - first) / step) * step)
 
 
 # ------------------------------------------------------------------------------ scanning
@@ -252,6 +274,8 @@ def scan(
     logits: bool = False,
     device: str | None = None,
     progress: bool | None = False,
+    part: tuple[int, int] | None = None,
+    overwrite: bool = True,
 ):
     """Predict every window along a genome and write a track per output.
 
@@ -280,6 +304,13 @@ def scan(
         the extension of ``out``.
     batch_size, rc_average, logits, device, progress
         As for :func:`seqcnn.predict.predict`.
+    part
+        ``(k, n)``: scan only the ``k``-th (from 1) of ``n`` parts of the regions, with
+        about as many windows each (:func:`split_regions`); :func:`seqcnn.tracks.gather_tracks`
+        joins the bedGraph tracks of parts ``1..n`` into the track of the whole scan.
+    overwrite
+        Replace existing output files; with ``False`` an existing one is an error raised
+        before any work is done.
 
     Returns
     -------
@@ -312,12 +343,21 @@ def scan(
     columns = list(range(len(names))) if targets is None else [
         resolve_target(t, names) for t in targets]  # fmt: skip
     kind, compress = (None, False) if out is None else _output_format(out, fmt)
-    regions = parse_regions(genome, regions)
+    outputs = [names[c] for c in columns]
+    if out is not None and not overwrite:
+        refuse_existing(track_paths(Path(out), outputs) if kind in TRACK_FORMATS else [Path(out)])
+    if part is None:
+        regions = parse_regions(genome, regions)
+    else:
+        k, n = part
+        if not 1 <= k <= n:
+            raise UsageError(f"part {k}/{n} does not exist; parts are numbered 1 to {n}")
+        per_chunk = CHUNK_BATCHES * batch_size  # cut between chunks: the batches of one scan
+        regions = split_regions(genome, regions, n, length, stride, per_chunk)[k - 1]
     rc_average = model.rc_average if rc_average is None else rc_average
     chunks = _scan_chunks(model, genome, regions, length, stride, max_n_fraction, batch_size,
                           None if logits else model.transform, rc_average, columns, len(names),
                           progress)  # fmt: skip
-    outputs = [names[c] for c in columns]
     if out is None:
         return _frame(chunks, regions, length, outputs)
     if kind in TRACK_FORMATS:
@@ -358,19 +398,8 @@ def _output_format(out, fmt: str | None) -> tuple[str, bool]:
 
         require_pyarrow()
     if fmt == "bigwig":
-        _require_pybigtools()
+        require_pybigtools()
     return fmt, compress
-
-
-def _require_pybigtools():
-    try:
-        import pybigtools
-    except ImportError:
-        raise UsageError(
-            "writing bigWig needs pybigtools (pip install pybigtools); or write a bedGraph "
-            "(-o track.bedgraph.gz)"
-        ) from None
-    return pybigtools
 
 
 def _frame(chunks, regions: list[Region], length: int, outputs: list[str]):
@@ -432,21 +461,10 @@ class _Spool:
             row += rows
 
 
-def _track_paths(out: Path, outputs: list[str]) -> list[Path]:
-    if len(outputs) == 1:
-        return [out]
-    name = out.name
-    stem, dot, ext = name.partition(".")
-    safe = [re.sub(r"[^\w.+-]", "_", o) for o in outputs]
-    if len(set(safe)) != len(safe):
-        safe = [f"{k}_{s}" for k, s in enumerate(safe)]
-    return [out.with_name(f"{stem}.{s}{dot}{ext}") for s in safe]
-
-
 def _write_tracks(chunks, regions, genome, out, kind, compress, outputs, length, stride):
     from ._io import atomic_path
 
-    paths = _track_paths(out, outputs)
+    paths = track_paths(out, outputs)
     offset = (length - stride) // 2
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
@@ -488,7 +506,6 @@ def _write_bedgraph(path: Path, blocks, regions, offset: int, stride: int, compr
 
 
 def _write_bigwig(path: Path, blocks, regions, genome, offset: int, stride: int):
-    pybigtools = _require_pybigtools()
     sizes: dict[str, int] = {}
     for region in regions:
         sizes.setdefault(region.name, genome.contigs[region.contig])
@@ -499,12 +516,4 @@ def _write_bigwig(path: Path, blocks, regions, genome, offset: int, stride: int)
             for b, v in zip((starts + offset).tolist(), values.tolist(), strict=True):
                 yield name, b, b + stride, v
 
-    # pybigtools reports an error inside the iterator on stderr instead of raising: the
-    # entries come from the spool (checked values), and the file is read back below.
-    pybigtools.open(str(path), "w").write(sizes, entries())
-    try:
-        reader = pybigtools.open(str(path))
-        reader.chroms()
-        reader.close()
-    except Exception as err:  # noqa: BLE001 - any failure to read back is a failed write
-        raise DataError(f"the bigWig writer failed ({err})", path=str(path)) from None
+    write_bigwig(path, sizes, entries())

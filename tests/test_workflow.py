@@ -103,3 +103,54 @@ def test_lint_is_clean(tmp_path):
     result = snakemake("--lint", "--configfile", config, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def scanned(run):
+    """The scan rules on the trained model of ``run``: a two-contig genome, three parts."""
+    from conftest import random_sequences
+
+    one, two = random_sequences(2, 4000, seed=9)
+    records = [("1", one), ("2", two[:1500] + "N" * 300 + two[1800:2600])]
+    write_fasta_file(run / "ref.fa.gz", records, width=60, compress="bgzip")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    # Batches of 8 windows: parts (cut between chunks of 16 batches) of 3 chunks or so.
+    config["scan"] = {"genome": "ref.fa.gz", "regions": ["chr1", "chr2"], "stride": 10,
+                      "parts": 3, "batch_size": 8, "format": "bw"}  # fmt: skip
+    (run / "config_scan.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("out/scan", "--cores", 2, "--configfile", "config_scan.yaml", cwd=run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule train" not in result.stdout + result.stderr  # the model is up to date
+    return run
+
+
+def test_gathered_scan_equals_one_scan(scanned):
+    pybigtools = pytest.importorskip("pybigtools")
+    out = scanned / "out"
+    assert [p.name for p in (out / "scan").glob("track*")] == ["track.bw"]
+    logs = {p.name for p in (out / "logs" / "scan").iterdir()}
+    assert logs == {"part_001.log", "part_002.log", "part_003.log", "gather.log"}
+    assert not (out / "scan_parts").exists() or not list((out / "scan_parts").iterdir())
+    direct = scanned / "direct.bw"
+    result = run_seqcnn(
+        "scan", "-m", out / "model", "--genome", scanned / "ref.fa.gz", "--regions", "chr1",
+        "--regions", "chr2", "--stride", 10, "--batch-size", 8, "--threads", 1, "-o", direct,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+    def records(path):
+        reader = pybigtools.open(str(path))
+        return reader.chroms(), {c: list(reader.records(c)) for c in reader.chroms()}
+
+    gathered, whole = records(out / "scan" / "track.bw"), records(direct)
+    assert gathered == whole
+    assert whole[0] == {"chr1": 4000, "chr2": 2600} and len(whole[1]["chr1"]) == 391
+
+
+def test_lint_is_clean_with_a_scan(tmp_path):
+    config = yaml.safe_load((ROOT / "workflows" / "config.yaml").read_text())
+    config["scan"] = {"genome": "ref.fa.gz", "regions": ["chr20", "regions.bed"], "parts": 8}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("--lint", "--configfile", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
