@@ -16,7 +16,7 @@ DEMO   ?= demo
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,parquet,workflow,notebook]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,parquet,workflow,notebook,discover]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -55,6 +55,14 @@ bench-real: $(STAMP)
 ## bench-motifs: planted-motif recovery of Koo & Eddy's CNN-25 / CNN-2 next to the defaults
 bench-motifs: $(STAMP)
 	$(BIN)/python benchmarks/motifs.py --out bench-out/motifs
+
+## bench-genome: CTCF/PU.1 peaks on chr20 against real background, and scan vs predict speed
+## (DATA=folder like ../shared/data; ~20 min on 2 CPUs; fails if scan < 0.9x predict;
+## on a busy machine GENOME_FLAGS='--threads 1 --repeats 2')
+GENOME_FLAGS ?=
+.PHONY: bench-genome
+bench-genome: $(STAMP)
+	$(BIN)/python benchmarks/genome.py $(DATA) --out bench-out/genome $(GENOME_FLAGS)
 
 ## gpu-check: the CUDA, mixed-precision, multi-GPU and resume checks on a GPU machine
 ## (README "GPU check"; under 6 min), summary.json + summary.md into GPU_OUT

@@ -26,6 +26,8 @@ _EXPORTS = {
     "decode": "onehot",
     "rc": "onehot",
     "encode": "dataset",
+    "encode_intervals": "intervals",
+    "Genome": "genome",
     "load_dataset": "dataset",
     "Dataset": "dataset",
     # models and training
@@ -34,10 +36,15 @@ _EXPORTS = {
     "train": "training",
     "TrainOptions": "training",
     "load_model": "bundle",
+    "as_model": "bundle",
     "Model": "bundle",
+    "set_threads": "threads",
+    "available_cpus": "threads",
     # prediction
     "predict": "predict",
     "predict_file": "predict",
+    "scan": "scan",
+    "score_variants": "variants",
     "split_fasta": "shard",
     "gather_tables": "shard",
     # interpretation
@@ -70,12 +77,12 @@ __all__ = ["__version__", *_EXPORTS]
 class _Package(types.ModuleType):
     """``seqcnn`` itself: a function keeps its name when its submodule is imported.
 
-    ``train``, ``predict``, ``interpret``, ``simulate`` and ``attribution`` are each a
+    ``predict``, ``scan``, ``interpret``, ``simulate`` and ``attribution`` are each a
     function defined in a submodule of the same name.  Importing such a submodule (``import
-    seqcnn.train``, or any ``from seqcnn.train import ...``) makes Python set the package
-    attribute to the module, which would turn ``seqcnn.train(...)`` into "module is not
+    seqcnn.predict``, or any ``from seqcnn.predict import ...``) makes Python set the package
+    attribute to the module, which would turn ``seqcnn.predict(...)`` into "module is not
     callable" depending on import order.  Here the function is stored instead; the modules
-    stay importable by their full name (``from seqcnn.train import TrainOptions``).
+    stay importable by their full name (``from seqcnn.predict import predict_file``).
     """
 
     def __setattr__(self, name: str, value) -> None:

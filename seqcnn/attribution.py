@@ -1,7 +1,8 @@
-"""Which bases drive a prediction: saliency (gradient x input) and in-silico mutagenesis.
+"""Which bases drive a prediction: saliency (gradient x input), in-silico mutagenesis and
+DeepLIFT/SHAP.
 
-Both methods explain one output of the network (a *target*) for each sequence and
-return a score per base and position, shape (N, 4, L), aligned with the one-hot input,
+Each method explains one output of the network (a *target*) for each sequence and
+returns a score per base and position, shape (N, 4, L), aligned with the one-hot input,
 ready for a sequence logo.
 
 - **saliency**: ``x * d f(x) / d x``, the gradient of the target output times the
@@ -11,6 +12,12 @@ ready for a sequence logo.
   f(x)`` for every position and every base.  The reference base scores exactly 0 and
   the three alternatives tell how much the output changes when the base is mutated to
   them.  ``3 L`` forward passes per sequence.
+- **deeplift_shap**: DeepLIFT against dinucleotide-shuffled references, averaged over the
+  references (DeepSHAP): the contributions of the observed bases sum to ``f(x) - mean
+  f(references)``, which is checked.  :func:`deep_lift_shap` also returns the hypothetical
+  contributions (every base at every position) motif discovery needs; see
+  :mod:`seqcnn.deeplift`.  About 2 x ``n_shuffles`` forward and backward passes per
+  sequence.
 
 ``f`` is the chosen output of the network: a raw logit unless ``transform`` says
 otherwise.  Attribute logits: a sigmoid or softmax flattens the differences between
@@ -42,12 +49,14 @@ __all__ = [
     "METHODS",
     "TRANSFORMS",
     "attribution",
+    "check_convergence",
+    "deep_lift_shap",
     "resolve_target",
     "save_attributions",
     "load_attributions",
 ]
 
-METHODS = ("saliency", "ism")
+METHODS = ("saliency", "ism", "deeplift_shap")
 
 
 def _resolve_transform(
@@ -251,7 +260,9 @@ def attribution(
     x
         One-hot sequences, shape (N, 4, L), as from :func:`seqcnn.onehot.one_hot`.
     method
-        ``"saliency"`` (gradient x input) or ``"ism"`` (in-silico saturation mutagenesis);
+        ``"saliency"`` (gradient x input), ``"ism"`` (in-silico saturation mutagenesis) or
+        ``"deeplift_shap"`` (20 dinucleotide shuffles, seed 0; call :func:`deep_lift_shap`
+        for the other settings, the hypothetical contributions and the convergence check);
         see the module docstring for the definitions.
     target
         The output to explain: its index, or its name in the model's output names.
@@ -260,14 +271,16 @@ def attribution(
         logits (the default), ``"sigmoid"``, ``"softmax"`` (over the outputs), ``"exp"``,
         ``"identity"`` or a callable.
     batch_size
-        Sequences per forward/backward pass for saliency, mutants per forward pass for ISM.
-        Results do not depend on it.
+        Sequences per forward/backward pass for saliency, mutants per forward pass for ISM,
+        sequence-reference pairs for DeepLIFT/SHAP.  Results do not depend on it.
 
     Returns
     -------
     numpy.ndarray
         float32 scores, shape (N, 4, L).  saliency: non-zero only at the bases present
         in ``x``.  ism: ``f(mutant) - f(x)``, exactly 0 at the reference base.
+        deeplift_shap: non-zero only at the bases present, summing to ``f(x) - mean
+        f(references)``.
 
     Raises
     ------
@@ -293,6 +306,12 @@ def attribution(
         )
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    if method == "deeplift_shap":
+        if callable(transform):
+            raise UsageError("DeepLIFT/SHAP takes a named transform, not a callable")
+        return deep_lift_shap(
+            model, x, target, transform=transform, batch_size=batch_size
+        ).attributions
     network, output_names, input_length = _network_and_outputs(model)
     index = resolve_target(target, output_names)
     f = _Target(network, index, _resolve_transform(transform))
@@ -305,6 +324,139 @@ def attribution(
         if method == "saliency":
             return _saliency(f, x, batch_size)
         return _ism(f, np.ascontiguousarray(x.numpy()), batch_size)
+
+
+def _explained(model: Any, target: Any, transform: str | None) -> tuple[Any, int | None, str]:
+    """The :class:`seqcnn.deeplift.Explained` of a model and target, the model's input
+    length, and a description of the target."""
+    from .deeplift import Explained
+
+    network, output_names, input_length = _network_and_outputs(model)
+    if target is None:
+        if output_names is None:
+            raise UsageError("this model has no output names; give the target output index")
+        targets: list = list(range(len(output_names)))
+    elif isinstance(target, (list, tuple)):
+        targets = list(target)
+    else:
+        targets = [target]
+    indices = [resolve_target(t, output_names) for t in targets]
+    names = [output_names[i] if output_names else str(i) for i in indices]
+    what = names[0] if len(names) == 1 else f"sum of {len(names)} outputs ({', '.join(names)})"
+    return Explained(network, indices, transform), input_length, what
+
+
+def deep_lift_shap(
+    model: Any,
+    x: np.ndarray | torch.Tensor,
+    target: int | str | Sequence[int | str] | None = 0,
+    *,
+    transform: str | None = None,
+    n_shuffles: int = 20,
+    seed: int = 0,
+    batch_size: int = 128,
+    tolerance: float = 1e-3,
+    progress: bool | None = False,
+) -> Any:
+    """DeepLIFT/SHAP attributions and hypothetical contributions, with a convergence check.
+
+    Each sequence is explained against ``n_shuffles`` dinucleotide shuffles of itself (N
+    and ambiguous columns stay in place) and the scores are averaged over them.  Works for
+    every architecture seqcnn builds (exponential activations, residual adds, max and
+    average pooling, batch norm in eval mode); see :mod:`seqcnn.deeplift`.
+
+    Parameters
+    ----------
+    model
+        As for :func:`attribution`.
+    x
+        One-hot sequences, shape (N, 4, L).
+    target
+        The output explained: an index or name; a list of them (their sum is explained);
+        or ``None`` for the sum of all outputs.
+    transform
+        ``None`` (raw logits, the default), ``"sigmoid"``, ``"softmax"``, ``"exp"`` or
+        ``"identity"``, applied before the target is taken.
+    n_shuffles, seed
+        References per sequence and their seed; the same seed gives the same scores.
+    batch_size
+        Sequence-reference pairs per forward/backward pass; results do not depend on it.
+    tolerance
+        The largest error of a sequence's sum of attributions, relative to the mean
+        ``|f(x) - mean f(references)|``, that counts as converged.
+    progress
+        A progress bar on stderr (``None``: when stderr is a terminal).
+
+    Returns
+    -------
+    seqcnn.deeplift.DeepLiftShapResult
+        ``attributions`` and ``hypothetical`` (float32, (N, 4, L)), ``convergence``
+        (:class:`seqcnn.deeplift.Convergence`: ``converged``, ``relative_error``,
+        ``summary()``; a warning is logged when it fails), ``n_shuffles``, ``seed``.
+
+    Examples
+    --------
+    >>> result = deep_lift_shap(model, one_hot(sequences), target="CTCF")  # doctest: +SKIP
+    >>> result.convergence.converged  # doctest: +SKIP
+    True
+    """
+    import torch
+
+    from .deeplift import explain
+
+    explained, input_length, _ = _explained(model, target, transform)
+    x = torch.as_tensor(x).detach().cpu().to(torch.float32)
+    _check_input(x, input_length)
+    return explain(
+        explained,
+        x.numpy(),
+        n_shuffles=n_shuffles,
+        seed=seed,
+        batch_size=batch_size,
+        tolerance=tolerance,
+        progress=progress,
+    )
+
+
+def check_convergence(
+    model: Any,
+    x: np.ndarray,
+    attributions: np.ndarray,
+    references: np.ndarray,
+    target: int | str | Sequence[int | str] | None = 0,
+    *,
+    transform: str | None = None,
+    tolerance: float = 1e-3,
+) -> Any:
+    """Check DeepLIFT/SHAP attributions against the outputs they should add up to.
+
+    Parameters
+    ----------
+    model, target, transform
+        As for :func:`deep_lift_shap`.
+    x
+        One-hot sequences, (N, 4, L).
+    attributions
+        Their attributions (observed bases only), (N, 4, L).
+    references
+        The references they were computed against, (N, K, 4, L) (see
+        :func:`seqcnn.deeplift.dinucleotide_references`).
+    tolerance
+        As for :func:`deep_lift_shap`.
+
+    Returns
+    -------
+    seqcnn.deeplift.Convergence
+        ``converged`` is false when a sum misses ``f(x) - mean_k f(r_k)`` by more than
+        ``tolerance`` times the mean difference: wrong references, or an operation of the
+        network without a DeepLIFT rule.
+    """
+    from .deeplift import check_convergence as check
+
+    explained, input_length, _ = _explained(model, target, transform)
+    x = np.asarray(x, dtype=np.float32)
+    _check_input(x, input_length)
+    return check(explained, x, attributions, references, tolerance)
 
 
 def save_attributions(

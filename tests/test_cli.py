@@ -43,14 +43,17 @@ def test_every_command_has_help(command):
 
 def _choice_constants() -> dict:
     """(command, parameter) -> the API constant its choice list must equal."""
+    from seqcnn.alleles import REF_MISMATCH
     from seqcnn.alphabet import CROP_MODES, N_ENCODINGS
     from seqcnn.attribution import METHODS
     from seqcnn.forward import DEVICES
     from seqcnn.interpret import OVERVIEW_ORDERS
+    from seqcnn.intervals import NEGATIVE_KINDS, OFF_END
     from seqcnn.labels import MISSING_POLICIES, TASKS
     from seqcnn.models.names import ACTIVATIONS, ARCHITECTURE_NAMES
     from seqcnn.plots import FIGURE_FORMATS
     from seqcnn.predict import AGGREGATES
+    from seqcnn.scan import SCAN_FORMATS
     from seqcnn.training import REGRESSION_LOSSES, SCHEDULES
 
     return {
@@ -58,6 +61,8 @@ def _choice_constants() -> dict:
         ("encode", "crop"): CROP_MODES,
         ("encode", "n_encoding"): N_ENCODINGS,
         ("encode", "missing_labels"): MISSING_POLICIES,
+        ("encode", "negatives"): NEGATIVE_KINDS,
+        ("encode", "off_end"): OFF_END,
         ("train", "missing_labels"): MISSING_POLICIES,
         ("train", "architecture"): ARCHITECTURE_NAMES,
         ("train", "first_activation"): ACTIVATIONS,
@@ -70,6 +75,10 @@ def _choice_constants() -> dict:
         ("interpret", "order"): OVERVIEW_ORDERS,
         ("interpret", "formats"): FIGURE_FORMATS,
         ("interpret", "attribution"): METHODS,
+        ("scan", "fmt"): SCAN_FORMATS,
+        ("scan", "device"): DEVICES,
+        ("variants", "ref_mismatch"): REF_MISMATCH,
+        ("variants", "device"): DEVICES,
     }
 
 

@@ -11,6 +11,9 @@ The pipeline step after training, one topic per module:
   by Tomtom (memelite), with Pearson-correlated columns as MEME's ``tomtom -dist pearson``.
 - :mod:`~seqcnn.motifs.influence`: how much each filter matters for each output, by
   nullifying it (Basset).
+- :mod:`~seqcnn.motifs.discovery`: motifs of any architecture, from DeepLIFT/SHAP
+  attributions clustered by TF-MoDISco (:mod:`~seqcnn.motifs.modisco`, modisco-lite),
+  matched like the filters.
 
 Every matrix is position-major, shape ``(w, 4)``, columns A, C, G, T, as in MEME files and
 logomaker.  torch, pandas, memelite and pyjaspar are imported by the functions that need
@@ -26,9 +29,11 @@ Examples
 
 from seqcnn.alphabet import ALPHABET
 
+from .discovery import Discovery, discover_motifs, pattern_table, write_discovery
 from .influence import filter_influence
 from .match import MATCH_COLUMNS, MATCH_DTYPES, jaspar_motifs, match_motifs, no_matches
 from .meme import MemeFile, MemeMotif, format_meme, read_meme, read_meme_file, write_meme
+from .modisco import DiscoverySettings, Pattern, discovery_settings, find_patterns
 from .pwm import (
     FilterMotif,
     background_frequencies,
@@ -60,4 +65,12 @@ __all__ = [
     "MATCH_COLUMNS",
     "MATCH_DTYPES",
     "filter_influence",
+    "Pattern",
+    "Discovery",
+    "DiscoverySettings",
+    "discover_motifs",
+    "discovery_settings",
+    "find_patterns",
+    "pattern_table",
+    "write_discovery",
 ]

@@ -12,6 +12,8 @@ notebook.
 - :mod:`~seqcnn.plots.curves`: :func:`plot_learning_curves`;
 - :mod:`~seqcnn.plots.files`: :func:`save_figure` (atomic PNG/SVG/PDF), and figures drawn
   once as pixels (:func:`render`, :func:`write_png`, :func:`mosaic`);
+- :mod:`~seqcnn.plots.patterns`: :func:`plot_pattern` (a discovered motif: CWM above PWM)
+  and :func:`draw_pattern_logos`;
 - :mod:`~seqcnn.plots.gallery`: many figures into a folder at once, drawn fast (one logo
   per filter and their overview, one attribution map per sequence), as ``seqcnn
   interpret`` writes them.
@@ -45,6 +47,7 @@ from .gallery import (
     write_overview,
 )
 from .logos import COLOR_SCHEME, plot_attribution_logo, plot_filter_overview, plot_logo
+from .patterns import draw_pattern_logos, pattern_title, plot_pattern
 
 __all__ = [
     "plot_logo",
@@ -67,4 +70,7 @@ __all__ = [
     "write_overview",
     "file_names",
     "draw_attribution_maps",
+    "plot_pattern",
+    "pattern_title",
+    "draw_pattern_logos",
 ]

@@ -1,0 +1,342 @@
+"""Motifs a model uses, found from its attributions: DeepLIFT/SHAP -> TF-MoDISco -> JASPAR.
+
+First-layer filters show what a shallow network learned, but a deep one (``resnet``,
+``dilated``) spreads a motif over several layers.  The route of BPNet and TF-MoDISco works
+for any architecture:
+
+1. **attributions**: DeepLIFT/SHAP against dinucleotide shuffles
+   (:func:`seqcnn.attribution.deep_lift_shap`), with the hypothetical contributions of
+   every base, and a convergence check that is reported with the patterns;
+2. **seqlets and clustering**: TF-MoDISco (modisco-lite, ``modiscolite.tfmodisco``) cuts
+   the windows of high contribution (*seqlets*) out of the contribution tracks, aligns them
+   (on both strands) and clusters them into *patterns*;
+3. **annotation**: each pattern's core is matched to JASPAR (or any MEME file) with the
+   same Tomtom code as the filters (:func:`seqcnn.motifs.match_motifs`).
+
+A :class:`Pattern` holds the contribution weight matrix (CWM: the mean contribution of the
+observed bases, position by position), the hypothetical CWM, the probability matrix (the
+base frequencies of its seqlets), its core (the positions carrying at least 30% of the
+largest contribution, as modisco-lite's reports trim), its seqlets mapped back to record
+ids and 0-based positions, and its matches.  :func:`seqcnn.plots.plot_pattern` draws one.
+
+The clustering step and the :class:`Pattern` objects are in :mod:`seqcnn.motifs.modisco`
+(settings fitted to the sequence length, N padding left out).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from seqcnn.alphabet import ALPHABET
+from seqcnn.errors import UsageError
+
+from .modisco import SEQLET_COLUMNS, DiscoverySettings, Pattern, discovery_settings, find_patterns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from seqcnn.deeplift import Convergence
+
+__all__ = ["Discovery", "discover_motifs", "pattern_table", "write_discovery"]
+
+log = logging.getLogger("seqcnn")
+
+# ----------------------------------------------------------------------------- the API
+
+
+@dataclass
+class Discovery:
+    """What :func:`discover_motifs` found.
+
+    Attributes
+    ----------
+    patterns
+        The patterns, positive first, each with its matches.
+    matches
+        All matches in one table (``filter`` = pattern name), as
+        :func:`seqcnn.motifs.match_motifs` returns them.
+    convergence
+        The DeepLIFT/SHAP convergence check (:class:`seqcnn.deeplift.Convergence`).
+    target
+        What was explained: an output name, or a sum of outputs.
+    settings
+        The TF-MoDISco settings used.
+    n_sequences, n_shuffles
+        Sequences attributed, and references per sequence.
+    timings
+        Seconds spent on ``attributions``, ``clustering`` and ``matching``.
+    attributions, hypothetical
+        The scores, ``(N, 4, L)`` each (observed bases only / every base).
+    """
+
+    patterns: list[Pattern]
+    matches: pd.DataFrame
+    convergence: Convergence
+    target: str
+    settings: DiscoverySettings
+    n_sequences: int
+    n_shuffles: int
+    timings: dict[str, float]
+    attributions: np.ndarray = field(repr=False)
+    hypothetical: np.ndarray = field(repr=False)
+
+    def table(self) -> pd.DataFrame:
+        """One row per pattern (:func:`pattern_table`)."""
+        return pattern_table(self.patterns)
+
+    def summary(self) -> str:
+        """A few lines for people: patterns, matches, convergence, time."""
+        matched = sum(p.best_match() is not None for p in self.patterns)
+        spent = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        return (
+            f"{len(self.patterns)} patterns from {self.n_sequences:,} sequences "
+            f"({self.target}), {matched} matching a known motif; {spent}\n"
+            f"{self.convergence.summary()}"
+        )
+
+
+def discover_motifs(
+    model: Any,
+    x: np.ndarray,
+    target: int | str | Sequence[int | str] | None = None,
+    *,
+    ids: Sequence[str] | None = None,
+    offsets: Sequence[int] | np.ndarray | None = None,
+    transform: str | None = "auto",
+    n_shuffles: int = 20,
+    seed: int = 0,
+    batch_size: int = 128,
+    motif_db: str | os.PathLike | Mapping[str, np.ndarray] | None = "jaspar",
+    n_matches: int = 3,
+    q_threshold: float | None = 0.05,
+    progress: bool | None = False,
+    **settings: Any,
+) -> Discovery:
+    """Find the motifs a model uses: DeepLIFT/SHAP, TF-MoDISco, then known-motif matches.
+
+    Parameters
+    ----------
+    model
+        A :class:`seqcnn.bundle.Model`, a bundle folder or a network (see
+        :func:`seqcnn.bundle.as_model`); any architecture seqcnn builds.
+    x
+        One-hot sequences ``(N, 4, L)`` of the model's input length, e.g.
+        ``read_codes(path, model.input_length).one_hot(model.n_encoding)``.  A few
+        thousand sequences are enough; time grows with N and ``n_shuffles``.
+    target
+        The output explained: an index or name, a list of them (their sum), or ``None``:
+        the sum of all outputs (a multilabel model's motifs all at once), which a
+        multiclass model does not allow (its logits are defined up to a constant).
+    ids, offsets
+        Record ids and offsets, for the seqlet positions (see :func:`find_patterns`).
+    transform
+        What is explained of the outputs: ``"auto"`` (the default) explains the logit of a
+        single output, and the sum of the outputs after the model's output transform
+        (probabilities for a multilabel model) when several are summed; or a name as for
+        :func:`seqcnn.attribution.deep_lift_shap` (``None``: logits).
+    n_shuffles, seed, batch_size
+        DeepLIFT/SHAP references per sequence, their seed, and sequence-reference pairs
+        per pass (see :func:`seqcnn.attribution.deep_lift_shap`).
+    motif_db, n_matches, q_threshold
+        Known motifs to match each pattern's core with (``"jaspar"``, a MEME file, a dict
+        of PWMs, or ``None``), the matches kept per pattern and their largest q-value
+        (see :func:`seqcnn.motifs.match_motifs`).
+    progress
+        A progress bar on stderr for the attributions (``None``: when stderr is a terminal).
+    **settings
+        :class:`DiscoverySettings` fields, e.g. ``max_seqlets=5000``.
+
+    Returns
+    -------
+    Discovery
+
+    Examples
+    --------
+    >>> found = discover_motifs("seqcnn_model", x, target="CTCF")      # doctest: +SKIP
+    >>> found.table()[["pattern", "n_seqlets", "consensus", "best_match"]]  # doctest: +SKIP
+    >>> plot_pattern(found.patterns[0])                                 # doctest: +SKIP
+    """
+    from seqcnn.attribution import deep_lift_shap
+    from seqcnn.bundle import as_model
+
+    from .match import _torch_threads_kept, match_motifs, no_matches
+    from .modisco import start_compiling
+
+    view = as_model(model)
+    if target is None and view.task == "multiclass":
+        raise UsageError(
+            "a multiclass model's outputs cannot be summed; name the class to explain "
+            "with target= (--target)"
+        )
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 3 or x.shape[1] != 4:
+        raise UsageError(f"sequences must be one-hot encoded as (N, 4, L), got shape {x.shape}")
+    chosen = discovery_settings(x.shape[2], **settings)
+    names = view.output_names
+    several = (target is None and len(names) > 1) or isinstance(target, (list, tuple))
+    if transform == "auto":
+        # Summed logits let a motif lower the other outputs as much as it raises its own;
+        # summed probabilities (a sigmoid is flat far from the boundary) mostly do not.
+        transform = view.transform if several and view.transform != "softmax" else None
+    if target is None:
+        described = f"all {len(names)} outputs" if len(names) > 1 else names[0]
+    elif isinstance(target, (list, tuple)):
+        described = ", ".join(str(t) for t in target)
+    else:
+        described = str(target)
+    if several:
+        described = f"sum of {described}"
+    if transform not in (None, "identity"):
+        described += f" ({transform})"
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+    with _torch_threads_kept():
+        start_compiling()  # while the attributions are computed
+    scores = deep_lift_shap(
+        view,
+        x,
+        target,
+        transform=transform,
+        n_shuffles=n_shuffles,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    timings["attributions"] = round(time.perf_counter() - mark, 3)
+    log.info(f"DeepLIFT/SHAP of {len(x):,} sequences ({timings['attributions']:.1f} s)")
+    log.info(scores.convergence.summary())
+
+    mark = time.perf_counter()
+    patterns = find_patterns(x, scores.hypothetical, ids=ids, offsets=offsets, settings=chosen)
+    timings["clustering"] = round(time.perf_counter() - mark, 3)
+    log.info(f"TF-MoDISco: {len(patterns)} patterns ({timings['clustering']:.1f} s)")
+
+    mark = time.perf_counter()
+    matches = no_matches()
+    if motif_db is not None and patterns:
+        matches = match_motifs(
+            {p.name: p.core_pwm for p in patterns},
+            motif_db,
+            n_matches=n_matches,
+            q_threshold=q_threshold,
+        )
+    for pattern in patterns:
+        pattern.matches = matches[matches["filter"] == pattern.name].reset_index(drop=True)
+    timings["matching"] = round(time.perf_counter() - mark, 3)
+    return Discovery(
+        patterns=patterns,
+        matches=matches,
+        convergence=scores.convergence,
+        target=described,
+        settings=chosen,
+        n_sequences=len(x),
+        n_shuffles=n_shuffles,
+        timings=timings,
+        attributions=scores.attributions,
+        hypothetical=scores.hypothetical,
+    )
+
+
+# ------------------------------------------------------------------------------ output
+
+
+def pattern_table(patterns: Sequence[Pattern], q_threshold: float | None = 0.05) -> pd.DataFrame:
+    """One row per pattern: ``pattern``, ``sign``, ``n_seqlets``, ``width`` (of the core),
+    ``consensus``, ``information`` (bits), ``contribution`` (sum of the core's CWM),
+    ``best_match_id``, ``best_match_name``, ``p_value``, ``q_value`` (of the best match
+    with ``q_value <= q_threshold``) and ``matches`` (every kept match's name)."""
+    import pandas as pd
+
+    rows = []
+    for p in patterns:
+        best = None
+        if p.matches is not None and len(p.matches):
+            kept = p.matches.sort_values("p_value")
+            if q_threshold is not None:
+                kept = kept[kept["q_value"] <= q_threshold]
+            best = kept.iloc[0] if len(kept) else None
+        rows.append(
+            {
+                "pattern": p.name,
+                "sign": "+" if p.sign > 0 else "-",
+                "n_seqlets": p.n_seqlets,
+                "width": p.core[1] - p.core[0],
+                "consensus": p.consensus,
+                "information": round(p.information, 3),
+                "contribution": p.contribution,
+                "best_match_id": None if best is None else best["match_id"],
+                "best_match_name": None if best is None else best["match_name"],
+                "p_value": None if best is None else float(best["p_value"]),
+                "q_value": None if best is None else float(best["q_value"]),
+                "matches": ""
+                if p.matches is None
+                else ",".join(dict.fromkeys(p.matches["match_name"].astype(str))),
+            }
+        )
+    columns = ["pattern", "sign", "n_seqlets", "width", "consensus", "information"]
+    columns += ["contribution", "best_match_id", "best_match_name", "p_value", "q_value"]
+    return pd.DataFrame(rows, columns=[*columns, "matches"])
+
+
+def _matrix_tsv(matrix: np.ndarray, path: Path) -> None:
+    from seqcnn._io import atomic_path
+
+    lines = ["\t".join(ALPHABET)] + ["\t".join(f"{v:.6g}" for v in row) for row in matrix]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def write_discovery(
+    found: Discovery, folder: str | os.PathLike, background: np.ndarray | None = None
+) -> dict[str, Path]:
+    """Write the patterns as tables and matrices (logos are drawn by :mod:`seqcnn.plots`).
+
+    Files, in ``folder`` (created if missing): ``patterns.tsv`` (:func:`pattern_table`),
+    ``patterns.meme`` (each pattern's core, as probabilities), ``seqlets.tsv`` (every
+    seqlet of every pattern), ``pattern_matches.tsv`` (every kept match) and
+    ``matrices/<pattern>.{cwm,hcwm,pwm}.tsv`` (whole matrices, one row per position,
+    columns A, C, G, T).
+
+    Returns
+    -------
+    dict
+        ``"patterns"``, ``"meme"``, ``"seqlets"``, ``"matches"`` -> the files written.
+    """
+    import pandas as pd
+
+    from seqcnn._io import atomic_path
+
+    from .meme import write_meme
+
+    folder = Path(folder)
+    (folder / "matrices").mkdir(parents=True, exist_ok=True)
+    written = {}
+    tables = {
+        "patterns": (found.table(), "patterns.tsv"),
+        "seqlets": (
+            pd.concat([p.seqlets for p in found.patterns], ignore_index=True)
+            if found.patterns
+            else pd.DataFrame(columns=SEQLET_COLUMNS),
+            "seqlets.tsv",
+        ),
+        "matches": (found.matches, "pattern_matches.tsv"),
+    }
+    for key, (table, name) in tables.items():
+        with atomic_path(folder / name) as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        written[key] = folder / name
+    written["meme"] = write_meme(
+        {p.name: p.core_pwm for p in found.patterns}, folder / "patterns.meme", background
+    )
+    for p in found.patterns:
+        for kind, matrix in (("cwm", p.cwm), ("hcwm", p.hypothetical_cwm), ("pwm", p.pwm)):
+            _matrix_tsv(matrix, folder / "matrices" / f"{p.name}.{kind}.tsv")
+    return written
