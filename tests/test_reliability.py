@@ -1071,3 +1071,15 @@ def test_make_demo_continues_an_interrupted_run(tmp_path):
     (out / ".seqcnn_model.partial").mkdir()
     (out / ".seqcnn_model.partial" / "checkpoint.json").write_text("{}")
     assert demo() == ["train --resume", "describe", "predict", "interpret"]
+
+
+def test_simulate_refuses_to_overwrite_without_force(tmp_path):
+    first = run_seqcnn("simulate", "-o", tmp_path, "-n", 20)
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "planted.fa").read_bytes()
+    again = run_seqcnn("simulate", "-o", tmp_path, "-n", 30)
+    assert_one_line_error(again, "planted.fa", "--force", code=2)
+    assert (tmp_path / "planted.fa").read_bytes() == before
+    forced = run_seqcnn("simulate", "-o", tmp_path, "-n", 30, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "planted.fa").read_bytes() != before

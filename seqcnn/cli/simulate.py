@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import CONTEXT, split_list
+from .options import CONTEXT, force_option, split_list
 
 
 @click.command(context_settings=CONTEXT)
@@ -32,7 +32,8 @@ from .options import CONTEXT, split_list
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--prefix", default="planted", show_default=True, help="File name prefix.")
-def simulate(out, n_sequences, length, motifs, motif_file, counts, seed, prefix):
+@force_option("files")
+def simulate(out, n_sequences, length, motifs, motif_file, counts, seed, prefix, force):
     """Write a planted-motif data set (Koo & Eddy 2019 recipe).
 
     Uniform random background; each sequence gets 1-5 instances of JASPAR motifs on either
@@ -46,9 +47,12 @@ def simulate(out, n_sequences, length, motifs, motif_file, counts, seed, prefix)
     """
     from pathlib import Path
 
+    from .._io import check_output
     from ..simulate import simulate as simulate_api
     from ..simulate import write_simulation
 
+    for suffix in (".fa", "_labels.tsv", "_instances.tsv", "_motifs.meme"):
+        check_output(Path(out) / f"{prefix}{suffix}", overwrite=force)
     try:
         probs = [float(p) for p in counts.split(",")]
     except ValueError:
