@@ -37,7 +37,9 @@ adds what is particular to its networks:
   custom network, say) shows up there as an error of several per cent.
 
 Residual adds, batch norm (eval mode), padding, convolutions, average pooling and dense
-layers are linear and need no rule.
+layers are linear and need no rule.  The network is explained on the strand given (a model
+trained with ``--rc-augment`` averages both strands only when predicting); TF-MoDISco then
+aligns seqlets on both strands.
 """
 
 from __future__ import annotations

@@ -205,6 +205,13 @@ def test_n_padding_short_sequences_and_zero_scores_do_not_crash():
         find_patterns(x, np.full_like(hypothetical, np.nan))
 
 
+def test_interpret_checks_discovery_options_before_any_work(tmp_path):
+    model = _bundle(np.full((8, 4), 0.25), tmp_path / "model")
+    with pytest.raises(UsageError, match="discover_sequences"):
+        interpret(model, ["ACGT" * 50], tmp_path / "out", discover=True, discover_sequences=0)
+    assert not (tmp_path / "out").exists()
+
+
 def test_multiclass_needs_a_target():
     network = Scanner(np.full((6, 4), 0.25), 40, task="multiclass")
     with pytest.raises(UsageError, match="multiclass"):

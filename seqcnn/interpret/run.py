@@ -281,6 +281,8 @@ def interpret(
     discover_target = output_index(target, model.output_names, "deeplift_shap") if (
         discover and target is not None
     ) else None  # fmt: skip
+    if discover:
+        _check_discovery(model, discover_target, discover_sequences)
     target_name = model.output_names[target_index] if attribution else None
     database, database_text = motif_database(motif_db)
     timings: dict[str, float] = {}
@@ -431,6 +433,22 @@ def interpret(
         timings=timings,
         discovery=found,
     )
+
+
+def _check_discovery(model, target: int | None, n: int | None) -> None:
+    """Discovery's options, checked before any work is done."""
+    from seqcnn.deeplift import require_discover
+    from seqcnn.errors import UsageError
+
+    require_discover("tangermeme")
+    require_discover("modiscolite")
+    if n is not None and n < 1:
+        raise UsageError(f"discover_sequences must be at least 1 (or None for all), got {n}")
+    if target is None and model.task == "multiclass" and len(model.output_names) > 1:
+        raise UsageError(
+            "a multiclass model's outputs cannot be summed; name the class to explain "
+            "with --target (target=)"
+        )
 
 
 def _discover(model, data, x, target, n, database, n_matches, q_threshold, batch_size,
