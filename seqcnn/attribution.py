@@ -357,6 +357,7 @@ def deep_lift_shap(
     batch_size: int = 128,
     tolerance: float = 1e-3,
     progress: bool | None = False,
+    output_weights: np.ndarray | None = None,
 ) -> Any:
     """DeepLIFT/SHAP attributions and hypothetical contributions, with a convergence check.
 
@@ -386,6 +387,9 @@ def deep_lift_shap(
         ``|f(x) - mean f(references)|``, that counts as converged.
     progress
         A progress bar on stderr (``None``: when stderr is a terminal).
+    output_weights
+        ``(N, T)``: explain, for sequence ``i``, ``sum_j output_weights[i, j] * f_j(x_i)``
+        (e.g. each sequence's predicted outputs) instead of ``target``.
 
     Returns
     -------
@@ -415,6 +419,7 @@ def deep_lift_shap(
         batch_size=batch_size,
         tolerance=tolerance,
         progress=progress,
+        weights=output_weights,
     )
 
 
@@ -427,12 +432,13 @@ def check_convergence(
     *,
     transform: str | None = None,
     tolerance: float = 1e-3,
+    output_weights: np.ndarray | None = None,
 ) -> Any:
     """Check DeepLIFT/SHAP attributions against the outputs they should add up to.
 
     Parameters
     ----------
-    model, target, transform
+    model, target, transform, output_weights
         As for :func:`deep_lift_shap`.
     x
         One-hot sequences, (N, 4, L).
@@ -456,7 +462,8 @@ def check_convergence(
     explained, input_length, _ = _explained(model, target, transform)
     x = np.asarray(x, dtype=np.float32)
     _check_input(x, input_length)
-    return check(explained, x, attributions, references, tolerance)
+    weights = None if output_weights is None else np.asarray(output_weights, np.float32)
+    return check(explained, x, attributions, references, tolerance, weights=weights)
 
 
 def save_attributions(

@@ -171,7 +171,9 @@ def _transform_module(transform: str | None) -> nn.Module:
 
 
 class Explained(nn.Module):
-    """The scalar DeepLIFT explains: ``sum_i transform(network(x))[:, i]`` over ``indices``.
+    """The scalar DeepLIFT explains: ``sum_i transform(network(x))[:, i]`` over ``indices``,
+    or, given per-sequence ``weights`` ``(N, T)``, ``sum_j weights[:, j] * transform(...)[:,
+    j]`` (each sequence its own outputs; the weights are constants, so linear).
 
     Everything between the network and the scalar is a module, so the DeepLIFT rules see
     the transform (a softmax couples the outputs; a sigmoid is an activation).
@@ -195,7 +197,7 @@ class Explained(nn.Module):
         self.transform = _transform_module(transform)
         self.register_buffer("indices", torch.as_tensor(list(indices), dtype=torch.long))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         out = self.network(x)
         if out.ndim == 1:
             out = out[:, None]
@@ -204,6 +206,13 @@ class Explained(nn.Module):
                 f"DeepLIFT/SHAP explains one value per output; the network returns shape "
                 f"{tuple(out.shape[1:])} per sequence"
             )
+        if weights is not None:
+            if weights.shape != out.shape:
+                raise UsageError(
+                    f"output weights of shape {tuple(weights.shape[1:])} per sequence for a "
+                    f"network with {out.shape[1]} outputs"
+                )
+            return (self.transform(out) * weights).sum(dim=1, keepdim=True)
         if int(self.indices.max()) >= out.shape[1]:
             raise UsageError(
                 f"target index {int(self.indices.max())} is out of range; the model has "
@@ -324,14 +333,21 @@ class Convergence:
         )
 
 
-def _outputs(explained: Explained, x: np.ndarray, batch_size: int) -> np.ndarray:
+def _outputs(
+    explained: Explained, x: np.ndarray, batch_size: int, weights: np.ndarray | None = None
+) -> np.ndarray:
     device, dtype = network_device(explained), network_dtype(explained)
     out = np.empty(len(x), dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
             batch = torch.from_numpy(x[start : start + batch_size]).to(device=device, dtype=dtype)
-            out[start : start + len(batch)] = explained(batch)[:, 0].double().cpu().numpy()
+            extra = [] if weights is None else [_tensor(weights[start : start + batch_size], batch)]
+            out[start : start + len(batch)] = explained(batch, *extra)[:, 0].double().cpu().numpy()
     return out
+
+
+def _tensor(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(values)).to(device=like.device, dtype=like.dtype)
 
 
 def check_convergence(
@@ -341,6 +357,7 @@ def check_convergence(
     references: np.ndarray,
     tolerance: float = DEFAULT_TOLERANCE,
     batch_size: int = 256,
+    weights: np.ndarray | None = None,
 ) -> Convergence:
     """Compare the sums of attributions with ``f(x) - mean_k f(r_k)``.
 
@@ -356,6 +373,8 @@ def check_convergence(
         The references they were computed against, ``(N, K, 4, L)``.
     tolerance, batch_size
         See :class:`Convergence`; sequences per forward pass.
+    weights
+        Per-sequence output weights ``(N, T)``, if the attributions were computed with them.
 
     Returns
     -------
@@ -370,9 +389,11 @@ def check_convergence(
             f"got {references.shape}"
         )
     with evaluating(explained):
-        fx = _outputs(explained, x, batch_size)
+        fx = _outputs(explained, x, batch_size, weights)
         flat = np.ascontiguousarray(references.reshape(-1, *x.shape[1:]))
-        fr = _outputs(explained, flat, batch_size).reshape(references.shape[:2]).mean(axis=1)
+        repeated = None if weights is None else np.repeat(weights, references.shape[1], axis=0)
+        fr = _outputs(explained, flat, batch_size, repeated)
+        fr = fr.reshape(references.shape[:2]).mean(axis=1)
     sums = np.asarray(attributions, dtype=np.float64).sum(axis=(1, 2))
     return Convergence(sums, fx - fr, float(tolerance))
 
@@ -414,6 +435,7 @@ def explain(
     batch_size: int = 128,
     tolerance: float = DEFAULT_TOLERANCE,
     progress: bool | None = False,
+    weights: np.ndarray | None = None,
 ) -> DeepLiftShapResult:
     """DeepLIFT/SHAP scores of ``explained`` for one-hot sequences ``x``.
 
@@ -435,6 +457,9 @@ def explain(
         Of the convergence check (:class:`Convergence`).
     progress
         A progress bar on stderr (``None``: when stderr is a terminal).
+    weights
+        Per-sequence output weights ``(N, T)`` (see :class:`Explained`); ``None``: the
+        explained outputs are the same for every sequence.
 
     Returns
     -------
@@ -449,6 +474,10 @@ def explain(
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     x = np.ascontiguousarray(x, dtype=np.float32)
     n, _, length = x.shape
+    if weights is not None:
+        weights = np.ascontiguousarray(weights, dtype=np.float32)
+        if weights.ndim != 2 or len(weights) != n:
+            raise UsageError(f"output weights must be shaped (N, T) with N = {n}")
     hypothetical = np.zeros(x.shape, dtype=np.float32)
     sums, differences = np.zeros(n), np.zeros(n)
     rules = nonlinear_rules()
@@ -458,6 +487,7 @@ def explain(
     with evaluating(explained), progress_bar(progress, total=n, desc="DeepLIFT/SHAP") as bar:
         for start in starts:
             chunk = x[start : start + per_chunk]
+            chunk_weights = None if weights is None else weights[start : start + per_chunk]
             references = dinucleotide_references(chunk, n_shuffles, seed, first=start)
             with warnings.catch_warnings():
                 # tangermeme warns about N columns (validated by us: they are kept in the
@@ -466,6 +496,8 @@ def explain(
                 scores = deep_lift_shap(
                     explained,
                     torch.from_numpy(chunk),
+                    # tangermeme hands each pair its sequence's row, for both halves.
+                    args=None if chunk_weights is None else (torch.from_numpy(chunk_weights),),
                     target=0,
                     batch_size=batch_size,
                     references=torch.from_numpy(references),
@@ -477,7 +509,9 @@ def explain(
                 )
             hyp = scores.detach().to(torch.float32).cpu().numpy()
             hypothetical[start : start + len(chunk)] = hyp
-            check = check_convergence(explained, chunk, hyp * chunk, references, tolerance)
+            check = check_convergence(
+                explained, chunk, hyp * chunk, references, tolerance, weights=chunk_weights
+            )
             sums[start : start + len(chunk)] = check.attribution_sum
             differences[start : start + len(chunk)] = check.output_difference
             bar.update(len(chunk))

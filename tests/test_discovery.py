@@ -20,6 +20,7 @@ from seqcnn.motifs import (
     discover_motifs,
     discovery_settings,
     find_patterns,
+    predicted_outputs,
     read_meme,
     write_discovery,
 )
@@ -212,10 +213,47 @@ def test_interpret_checks_discovery_options_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_multiclass_needs_a_target():
-    network = Scanner(np.full((6, 4), 0.25), 40, task="multiclass")
-    with pytest.raises(UsageError, match="multiclass"):
-        discover_motifs(network, one_hot(["ACGT" * 10]), motif_db=None)
+def test_predicted_outputs_per_task():
+    logits = np.array([[2.0, -1.0, 0.5], [-3.0, -1.0, -2.0]])
+    np.testing.assert_array_equal(predicted_outputs(logits, "multilabel"), [[1, 0, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(predicted_outputs(logits, "multiclass"), [[1, 0, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(predicted_outputs(logits, "regression"), np.ones((2, 3)))
+    np.testing.assert_array_equal(predicted_outputs(logits, None), np.ones((2, 3)))
+
+
+class _TwoScanners(nn.Module):
+    """Two outputs, each the best site of one PWM (multilabel)."""
+
+    def __init__(self, pwms, length: int):
+        super().__init__()
+        self.scanners = nn.ModuleList(Scanner(p, length) for p in pwms)
+        self.config = {"input_length": length, "n_outputs": 2, "task": "multilabel"}
+
+    def forward(self, x):
+        return torch.cat([s(x) for s in self.scanners], dim=1)
+
+
+def test_without_a_target_each_sequence_explains_its_predicted_outputs():
+    data = simulate(n_sequences=12, length=60, motifs=["YY1", "SRF"], count_probs=(1.0,), seed=2)
+    network = _TwoScanners([data.motifs[m] for m in data.motif_names], 60).eval()
+    x = one_hot(data.sequences)
+    found = discover_motifs(network, x, motif_db=None, n_shuffles=3, min_metacluster=1000)
+    assert found.target.startswith("the outputs predicted for each sequence")
+    assert found.convergence.converged and not found.patterns
+    # The same as explaining, sequence by sequence, the outputs it is predicted to have.
+    from seqcnn.attribution import deep_lift_shap
+
+    with torch.no_grad():
+        weights = predicted_outputs(network(torch.from_numpy(x)).numpy(), "multilabel")
+    assert weights.sum(axis=1).min() >= 1
+    np.testing.assert_array_equal(
+        found.attributions,
+        deep_lift_shap(network, x, output_weights=weights, n_shuffles=3).attributions,
+    )
+    for k in range(2):
+        alone = deep_lift_shap(network, x, target=k, n_shuffles=3)
+        rows = (weights == np.eye(2)[k]).all(axis=1)
+        np.testing.assert_allclose(found.attributions[rows], alone.attributions[rows], atol=1e-5)
 
 
 def test_interpret_writes_the_patterns_and_a_report_section(planted, tmp_path):

@@ -91,8 +91,8 @@ from .options import (
 )
 @click.option(
     "--target",
-    help="Output to explain with --attribution or --discover (name or index); --discover "
-    "takes all outputs together without it.",
+    help="Output to explain with --attribution or --discover (name or index); without it "
+    "--discover explains each sequence's predicted outputs.",
 )
 @click.option(
     "--attribution-sequences",

@@ -205,7 +205,7 @@ def interpret(
         Scores are of the raw logit; see :mod:`seqcnn.attribution`.
     discover, discover_sequences
         Also find motifs from DeepLIFT/SHAP attributions with TF-MoDISco, for ``target``
-        (default: all outputs together) over a random sample (fixed seed) of at most
+        (default: each sequence's predicted outputs) over a random sample (fixed seed) of at most
         ``discover_sequences`` of the sequences (``None``: all), into ``discovery/`` and a
         section of the report; see :func:`seqcnn.motifs.discover_motifs`.
     batch_size
@@ -282,7 +282,7 @@ def interpret(
         discover and target is not None
     ) else None  # fmt: skip
     if discover:
-        _check_discovery(model, discover_target, discover_sequences)
+        _check_discovery(discover_sequences)
     target_name = model.output_names[target_index] if attribution else None
     database, database_text = motif_database(motif_db)
     timings: dict[str, float] = {}
@@ -435,7 +435,7 @@ def interpret(
     )
 
 
-def _check_discovery(model, target: int | None, n: int | None) -> None:
+def _check_discovery(n: int | None) -> None:
     """Discovery's options, checked before any work is done."""
     from seqcnn.deeplift import require_discover
     from seqcnn.errors import UsageError
@@ -444,11 +444,6 @@ def _check_discovery(model, target: int | None, n: int | None) -> None:
     require_discover("modiscolite")
     if n is not None and n < 1:
         raise UsageError(f"discover_sequences must be at least 1 (or None for all), got {n}")
-    if target is None and model.task == "multiclass" and len(model.output_names) > 1:
-        raise UsageError(
-            "a multiclass model's outputs cannot be summed; name the class to explain "
-            "with --target (target=)"
-        )
 
 
 def _discover(model, data, x, target, n, database, n_matches, q_threshold, batch_size,

@@ -29,7 +29,13 @@ Examples
 
 from seqcnn.alphabet import ALPHABET
 
-from .discovery import Discovery, discover_motifs, pattern_table, write_discovery
+from .discovery import (
+    Discovery,
+    discover_motifs,
+    pattern_table,
+    predicted_outputs,
+    write_discovery,
+)
 from .influence import filter_influence
 from .match import MATCH_COLUMNS, MATCH_DTYPES, jaspar_motifs, match_motifs, no_matches
 from .meme import MemeFile, MemeMotif, format_meme, read_meme, read_meme_file, write_meme
@@ -72,5 +78,6 @@ __all__ = [
     "discovery_settings",
     "find_patterns",
     "pattern_table",
+    "predicted_outputs",
     "write_discovery",
 ]

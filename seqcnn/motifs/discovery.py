@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from seqcnn.deeplift import Convergence
 
-__all__ = ["Discovery", "discover_motifs", "pattern_table", "write_discovery"]
+__all__ = ["Discovery", "discover_motifs", "pattern_table", "predicted_outputs", "write_discovery"]
 
 log = logging.getLogger("seqcnn")
 
@@ -103,6 +103,43 @@ class Discovery:
         )
 
 
+def predicted_outputs(logits: np.ndarray, task: str | None) -> np.ndarray:
+    """Per sequence, 1 for each output the model predicts, 0 for the others.
+
+    Explaining each sequence for its own predicted outputs finds every output's motifs in
+    one run: a multilabel model's outputs with a probability of at least 0.5 (the most
+    likely one when none is), a multiclass model's predicted class, every output of a
+    regression (or of a network of unknown task).
+
+    Parameters
+    ----------
+    logits
+        Raw outputs ``(N, T)``.
+    task
+        ``"binary"``, ``"multilabel"``, ``"multiclass"``, ``"regression"`` or ``None``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(N, T)`` weights for :func:`seqcnn.attribution.deep_lift_shap`.
+
+    Examples
+    --------
+    >>> predicted_outputs(np.array([[2.0, -1.0, 0.5], [-3.0, -1.0, -2.0]]), "multilabel")
+    array([[1., 0., 1.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    logits = np.asarray(logits, dtype=np.float64).reshape(len(logits), -1)
+    top = np.zeros(logits.shape, dtype=np.float32)
+    top[np.arange(len(logits)), logits.argmax(axis=1)] = 1.0
+    if task == "multiclass":
+        return top
+    if task in ("binary", "multilabel"):
+        present = (logits >= 0).astype(np.float32)
+        return np.where(present.any(axis=1, keepdims=True), present, top)
+    return np.ones(logits.shape, dtype=np.float32)
+
+
 def discover_motifs(
     model: Any,
     x: np.ndarray,
@@ -132,15 +169,16 @@ def discover_motifs(
         ``read_codes(path, model.input_length).one_hot(model.n_encoding)``.  A few
         thousand sequences are enough; time grows with N and ``n_shuffles``.
     target
-        The output explained: an index or name, a list of them (their sum), or ``None``:
-        the sum of all outputs (a multilabel model's motifs all at once), which a
-        multiclass model does not allow (its logits are defined up to a constant).
+        The output explained: an index or name, a list of them (their sum), or ``None``
+        (the default): for each sequence, the outputs the model predicts for it (see
+        :func:`predicted_outputs`), so that one run finds the motifs of every output.
     ids, offsets
         Record ids and offsets, for the seqlet positions (see :func:`find_patterns`).
     transform
-        What is explained of the outputs: ``"auto"`` (the default) explains the logit of a
-        single output, and the sum of the outputs after the model's output transform
-        (probabilities for a multilabel model) when several are summed; or a name as for
+        What is explained of the outputs: ``"auto"`` (the default) explains logits, except
+        for a list of several targets, whose sum is taken after the model's output
+        transform (probabilities for a multilabel model: summed logits would let each
+        motif lower the other outputs); or a name as for
         :func:`seqcnn.attribution.deep_lift_shap` (``None``: logits).
     n_shuffles, seed, batch_size
         DeepLIFT/SHAP references per sequence, their seed, and sequence-reference pairs
@@ -171,29 +209,27 @@ def discover_motifs(
     from .modisco import start_compiling
 
     view = as_model(model)
-    if target is None and view.task == "multiclass":
-        raise UsageError(
-            "a multiclass model's outputs cannot be summed; name the class to explain "
-            "with target= (--target)"
-        )
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 3 or x.shape[1] != 4:
         raise UsageError(f"sequences must be one-hot encoded as (N, 4, L), got shape {x.shape}")
     chosen = discovery_settings(x.shape[2], **settings)
     names = view.output_names
-    several = (target is None and len(names) > 1) or isinstance(target, (list, tuple))
+    summed = isinstance(target, (list, tuple)) and len(target) > 1
     if transform == "auto":
-        # Summed logits let a motif lower the other outputs as much as it raises its own;
-        # summed probabilities (a sigmoid is flat far from the boundary) mostly do not.
-        transform = view.transform if several and view.transform != "softmax" else None
-    if target is None:
-        described = f"all {len(names)} outputs" if len(names) > 1 else names[0]
+        transform = view.transform if summed and view.transform != "softmax" else None
+    weights = None
+    if target is None and len(names) > 1:
+        from seqcnn.forward import run_network
+
+        logits = run_network(view.network, x, batch_size=batch_size, n_encoding=view.n_encoding)
+        weights = predicted_outputs(logits, view.task)
+        described = f"the outputs predicted for each sequence (of {len(names)})"
+    elif target is None:
+        target, described = 0, names[0]
     elif isinstance(target, (list, tuple)):
-        described = ", ".join(str(t) for t in target)
+        described = "sum of " + ", ".join(str(t) for t in target)
     else:
         described = str(target)
-    if several:
-        described = f"sum of {described}"
     if transform not in (None, "identity"):
         described += f" ({transform})"
     timings: dict[str, float] = {}
@@ -204,6 +240,7 @@ def discover_motifs(
         view,
         x,
         target,
+        output_weights=weights,
         transform=transform,
         n_shuffles=n_shuffles,
         seed=seed,
@@ -278,7 +315,7 @@ def pattern_table(patterns: Sequence[Pattern], q_threshold: float | None = 0.05)
                 "q_value": None if best is None else float(best["q_value"]),
                 "matches": ""
                 if p.matches is None
-                else ",".join(dict.fromkeys(p.matches["match_name"].astype(str))),
+                else ", ".join(dict.fromkeys(p.matches["match_name"].astype(str))),
             }
         )
     columns = ["pattern", "sign", "n_seqlets", "width", "consensus", "information"]
