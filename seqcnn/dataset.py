@@ -11,7 +11,11 @@ A dataset folder written by :func:`encode` (``seqcnn encode``) holds
 ``ids.txt``        one record id per line, in row order
 ``labels.npy``     ``float32 (N, T)`` (binary, multilabel, regression; NaN marks a label
                    masked with ``missing_labels="mask"``) or ``int64 (N,)`` class indices
-                   (multiclass); absent for unlabelled data
+                   (multiclass); for the per-position tasks a track per label name along
+                   each sequence, ``(N, T, L)``: ``uint8`` 0/1 (segmentation; 255 marks a
+                   base whose label is unknown) or counts (profile: ``float32``, or
+                   ``uint16``/``int32`` when every count is a whole number that fits; see
+                   :mod:`seqcnn.position_labels`), memory-mapped on loading; absent without labels
 
 One byte per base is 16x smaller than a float32 one-hot array; batches are expanded to
 one-hot on the fly.
@@ -35,6 +39,7 @@ from .alphabet import IUPAC_CODES, check_crop, check_n_encoding
 from .errors import DataError, UsageError
 from .fasta import display_name
 from .labels import (
+    POSITION_TASKS,
     check_missing_labels,
     check_task,
     class_name_from_path,
@@ -43,8 +48,10 @@ from .labels import (
     parse_header_labels,
     read_label_table,
     table_labels,
+    task_head_kind,
 )
 from .onehot import codes_to_one_hot
+from .position_labels import record_labels
 from .sequence_file import default_workers, read_batches, write_sequences
 
 __all__ = [
@@ -76,7 +83,8 @@ class Dataset:
     ids
         Record ids in row order.
     labels
-        Label array (see module docs) or ``None``.
+        Label array (see module docs) or ``None``; a read-only memory map for the
+        per-position tasks (``head_kind == "position"``).
 
     Examples
     --------
@@ -100,6 +108,12 @@ class Dataset:
     @property
     def label_names(self) -> list[str]:
         return list(self.header.get("label_names") or [])
+
+    @property
+    def head_kind(self) -> str | None:
+        """``"sequence"`` (labels ``(N, T)`` or ``(N,)``), ``"position"`` (``(N, T, L)``),
+        or ``None`` without labels (:func:`seqcnn.labels.task_head_kind`)."""
+        return None if self.task is None else task_head_kind(self.task)
 
     @property
     def length(self) -> int:
@@ -176,9 +190,15 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
         raise DataError(f"ids.txt has {len(ids)} ids, expected {n}", path=str(path))
     labels = None
     if (path / "labels.npy").is_file():
-        labels = np.load(path / "labels.npy", allow_pickle=False)
+        position = header.get("task") in POSITION_TASKS
+        labels = np.load(path / "labels.npy", allow_pickle=False,
+                         mmap_mode="r" if position and n * length else None)  # fmt: skip
         if labels.shape[0] != n:
             raise DataError(f"labels.npy has {labels.shape[0]} rows, expected {n}", path=str(path))
+        tracks = len(header.get("label_names") or [])
+        if position and labels.shape != (n, tracks, length):
+            raise DataError(f"labels.npy is {labels.shape}, expected (N, T, L) = "
+                            f"({n}, {tracks}, {length})", path=str(path))  # fmt: skip
     return Dataset(path=path, header=header, codes=codes, ids=ids, labels=labels)
 
 
@@ -193,7 +213,9 @@ def encode(
     fasta: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     *,
-    labels: str | os.PathLike | None = None,
+    labels: str | os.PathLike | np.ndarray | None = None,
+    sites: str | os.PathLike | None = None,
+    tracks: Sequence[str] | None = None,
     id_column: str | None = None,
     label_columns: Sequence[str] | None = None,
     class_per_file: bool = False,
@@ -219,7 +241,18 @@ def encode(
     out
         The dataset folder to write; it appears only when complete.
     labels
-        A TSV/CSV label table with an id column and label columns.
+        A TSV/CSV label table with an id column and label columns; or per-position labels
+        (``task="segmentation"`` or ``"profile"``): an array ``(N, T, L)`` whose row ``i``
+        holds the tracks of record ``i`` (``L`` the dataset's length), or a ``.npy``/``.npz``
+        file of one (:func:`seqcnn.position_labels.read_label_array`).
+    sites
+        A table of sites in record coordinates (``id, start, end[, label]``, 0-based,
+        half-open): a ``segmentation`` task, one 0/1 track per label (see
+        :mod:`seqcnn.sites`); the records must share one length (no ``length``).
+    tracks
+        Per-position labels: the site labels that become tracks, in order (default: all,
+        as they first appear), or the names of an array's tracks (default: an ``.npz``'s
+        ``names``, else ``track1``, ``track2``, ...).
     id_column, label_columns
         Which table columns hold the ids and the labels (defaults: ``id`` or the first
         column; all other columns).
@@ -232,8 +265,9 @@ def encode(
         Read labels from ``key=value`` pairs after the id in each header
         (``>seq1 label=1``); ``label_columns`` picks keys.
     task
-        ``binary``, ``multiclass``, ``multilabel`` or ``regression``; inferred if omitted
-        (see :func:`seqcnn.labels.infer_task`).
+        ``binary``, ``multiclass``, ``multilabel`` or ``regression``, inferred if omitted
+        (see :func:`seqcnn.labels.infer_task`); ``segmentation`` (sites, or a 0/1 array) or
+        ``profile`` (an array of counts) for per-position labels.
     missing_labels
         A missing label (empty, ``NA``, ``NaN``, ``N/A``, ``null``, ``None``, ``.``) in a
         table or header: ``"error"`` (name file, record, line, column and value),
@@ -288,14 +322,19 @@ def encode(
         raise UsageError(f"shuffled_negatives must be a count, got {shuffled_negatives!r}")
     if shuffled_negatives < 0:
         raise UsageError(f"shuffled_negatives must be >= 0, got {shuffled_negatives}")
+    array = isinstance(labels, np.ndarray) or str(labels).lower().endswith((".npy", ".npz"))
     n_sources = sum(
-        bool(x) for x in (labels is not None, class_per_file, header_labels, shuffled_negatives)
-    )
+        bool(x)
+        for x in (labels is not None, sites is not None, class_per_file, header_labels,
+                  shuffled_negatives)
+    )  # fmt: skip
     if n_sources > 1:
         raise UsageError(
-            "give labels one way: --labels, --class-per-file, --header-labels or "
-            "--shuffled-negatives"
+            "give labels one way: --labels, --labels-npy, --sites, --class-per-file, "
+            "--header-labels or --shuffled-negatives"
         )
+    _check_position_options(array or sites is not None, sites, tracks, task, length,
+                            missing_labels)  # fmt: skip
     if shuffled_negatives and task not in (None, "binary"):
         raise UsageError(f"--shuffled-negatives makes a binary task, not '{task}'")
     if classes is not None and not class_per_file:
@@ -346,7 +385,12 @@ def encode(
             "seqcnn_version": __version__,
         }
         label_array, keep = None, None
-        if labels is not None:
+        if array or sites is not None:
+            label_array, task, names, header["per_position"] = record_labels(
+                tmp, ids, seq_length, sites=sites, array=labels if array else None,
+                tracks=tracks, task=task
+            )  # fmt: skip
+        elif labels is not None:
             table = read_label_table(str(labels), id_column, label_columns)
             label_array, task, names, keep = table_labels(
                 table, ids, task, str(labels), missing_labels
@@ -372,10 +416,27 @@ def encode(
                 "policy": missing_labels, "dropped": dropped, "masked": masked
             }  # fmt: skip
         if label_array is None and task is not None:
-            raise UsageError("--task needs labels (--labels, --class-per-file or --header-labels)")
+            raise UsageError("--task needs labels (--labels, --sites, --class-per-file or "
+                             "--header-labels)")  # fmt: skip
         finish_dataset(tmp, header, ids, hasher,
                        None if label_array is None else (label_array, task, names))  # fmt: skip
     return load_dataset(out)
+
+
+def _check_position_options(position, sites, tracks, task, length, missing_labels) -> None:
+    """Per-position labels (sites or an array) and the options that go with them."""
+    if not position:
+        if task in POSITION_TASKS:
+            raise UsageError(f"--task {task} needs per-position labels: --sites or --labels-npy")
+        if tracks is not None:
+            raise UsageError("--tracks goes with --sites or --labels-npy")
+        return
+    if missing_labels != "error":
+        raise UsageError("--missing-labels is for label tables and headers; mark unknown "
+                         "bases of per-position labels with 255 (segmentation)")  # fmt: skip
+    if sites is not None and length is not None:
+        raise UsageError("--sites are in record coordinates, which --length would move: "
+                         "give records of one length, without --length")  # fmt: skip
 
 
 def file_class_labels(file_index, classes: Sequence[str], task: str | None = None):
@@ -429,8 +490,15 @@ def finish_dataset(folder: Path, header: dict, ids: list[str], hasher, labels=No
     """
     if labels is not None:
         label_array, task, names = labels
-        np.save(folder / "labels.npy", label_array)
-        hasher.update(label_array.tobytes())
+        written = folder / "labels.npy"
+        mapped = getattr(label_array, "filename", None)
+        if mapped is not None and Path(mapped).resolve() == written.resolve():
+            label_array.flush()  # written in place (seqcnn.position_labels)
+        else:
+            np.save(written, label_array)
+        step = max(1, (1 << 24) // max(1, label_array[:1].nbytes))
+        for a in range(0, len(label_array), step):  # the bytes in order, a block at a time
+            hasher.update(np.ascontiguousarray(label_array[a : a + step]).tobytes())
         header["task"], header["label_names"] = task, names
     (folder / "ids.txt").write_text("\n".join(ids) + ("\n" if ids else ""), encoding="utf-8")
     hasher.update("\n".join(ids).encode())

@@ -18,7 +18,9 @@ as in the BED file, so a split by chromosome (``--valid-chroms``) works as for F
 A dataset is encoded from intervals by :func:`encode_intervals` (``seqcnn encode --bed``):
 the same on-disk format as :func:`seqcnn.dataset.encode`, optionally with negatives that are
 GC-matched windows of the genome (:mod:`seqcnn.negatives`) or dinucleotide shuffles of the
-positive windows.  Rows are grouped by file and in genome order within a file.
+positive windows, or with per-position labels over each window: sites in genome coordinates
+(``sites``, :func:`seqcnn.sites.rasterise_windows`) or bigWig signal (``signals``,
+:mod:`seqcnn.signal`).  Rows are grouped by file and in genome order within a file.
 """
 
 from __future__ import annotations
@@ -337,6 +339,9 @@ def encode_intervals(
     off_end: str = "pad",
     seed: int = 0,
     n_encoding: str = "zeros",
+    sites: str | os.PathLike | None = None,
+    signals=None,
+    tracks: Sequence[str] | None = None,
     overwrite: bool = False,
     progress: bool | None = False,
 ):
@@ -374,6 +379,16 @@ def encode_intervals(
         header).
     seed
         Seed of the negatives: the same seed gives the same dataset.
+    sites
+        A BED file of sites in genome coordinates (``chrom start end [label]``): a
+        ``segmentation`` task, a 0/1 mask per base of each window and track, bases off a
+        contig's end masked (see :mod:`seqcnn.sites`).
+    signals
+        bigWig files (paths or ``NAME=path``, or a mapping name -> path): a ``profile``
+        task, each file's per-base values over each window (see :mod:`seqcnn.signal`).
+    tracks
+        With ``sites``, the labels that become tracks, in order (default: all, as they
+        first appear).
     n_encoding, overwrite, progress
         As for :func:`seqcnn.dataset.encode`.
 
@@ -408,7 +423,8 @@ def encode_intervals(
 
     files = [str(bed)] if isinstance(bed, (str, os.PathLike)) else [str(f) for f in bed]
     copies = _check_encode_options(files, class_per_file, classes, label_columns, task,
-                                   negatives, negative_ratio, exclude)  # fmt: skip
+                                   negatives, negative_ratio, exclude, sites, signals,
+                                   tracks)  # fmt: skip
     check_task(task)
     check_n_encoding(n_encoding)
     if class_per_file:
@@ -448,6 +464,8 @@ def encode_intervals(
             labels = file_class_labels(file_index, classes, task)
         elif label_columns:
             labels = _column_labels(windows, list(label_columns), ids, task, files)
+        elif sites is not None or signals:
+            labels = _position_labels(tmp, windows, genome, sites, signals, tracks, header)
         elif task is not None:
             raise UsageError("--task needs labels (--labels, --class-per-file or --negatives)")
         finish_dataset(tmp, header, ids, hasher, labels)
@@ -455,16 +473,25 @@ def encode_intervals(
 
 
 def _check_encode_options(files, class_per_file, classes, label_columns, task, negatives,
-                          ratio, exclude) -> int:  # fmt: skip
+                          ratio, exclude, sites, signals, tracks) -> int:  # fmt: skip
     """Check the options of :func:`encode_intervals`; the shuffled copies per positive."""
     if not files:
         raise UsageError("no BED file given")
+    made = "segmentation" if sites is not None else "profile" if signals else None
+    if made and task not in (None, made):
+        raise UsageError(f"--{'sites' if sites is not None else 'signal'} makes a {made} "
+                         f"task, not '{task}'")  # fmt: skip
+    if task in ("segmentation", "profile") and not made:
+        raise UsageError(f"--task {task} needs per-position labels: --sites or --signal")
+    if tracks is not None and sites is None:
+        raise UsageError("--tracks goes with --sites (name --signal tracks NAME=file.bw)")
+    if sum(bool(x) for x in (class_per_file, label_columns, negatives, sites, signals)) > 1:
+        raise UsageError("give labels one way: --class-per-file, --labels, --negatives, "
+                         "--sites or --signal")  # fmt: skip
     if negatives not in (None, *NEGATIVE_KINDS):
         raise UsageError(
             f"unknown negatives '{negatives}'; choose one of {', '.join(NEGATIVE_KINDS)}"
         )
-    if sum(bool(x) for x in (class_per_file, label_columns, negatives)) > 1:
-        raise UsageError("give labels one way: --class-per-file, --labels or --negatives")
     if negatives and task not in (None, "binary"):
         raise UsageError(f"--negatives makes a binary task, not '{task}'")
     if classes is not None and not class_per_file:
@@ -541,6 +568,19 @@ def _gc_matched_batches(genome, windows, gc, ratio, exclude, seed, report):
                              "contig": sample.contigs, "start": sample.starts, "end": ends,
                              "id": window_ids(sample.names, sample.starts, ends)})  # fmt: skip
     yield from window_batches(genome, Windows(negative, windows.files, windows.length))
+
+
+def _position_labels(folder, windows, genome, sites, signals, tracks, header):
+    """Sites or signal over each window, written to ``folder/labels.npy``."""
+    from .position_labels import window_labels
+
+    frame = None if sites is None else read_intervals(sites)
+    table = windows.table
+    labels, task, names, header["per_position"] = window_labels(
+        folder, table["contig"].to_numpy(), table["start"].to_numpy(), windows.length, genome,
+        sites=None if sites is None else (sites, frame), signals=signals, tracks=tracks,
+    )  # fmt: skip
+    return labels, task, names
 
 
 def _column_labels(windows, columns, ids, task, files):

@@ -3,24 +3,21 @@
 Labels come from a table (TSV/CSV with an id column), from one FASTA file per class, or
 from ``key=value`` pairs in FASTA headers.  The task is one of
 
-``binary``      one 0/1 target
-``multilabel``  several 0/1 targets per sequence (e.g. one per motif or cell type)
-``multiclass``  exactly one of several classes per sequence
-``regression``  one or more real-valued targets
+``binary``, ``multilabel``  one or several 0/1 targets per sequence
+``multiclass``    exactly one of several classes per sequence
+``regression``    one or more real-valued targets
+``segmentation``  0/1 tracks along the sequence; ``profile``: tracks of counts (>= 0)
 
-and is inferred from the values unless given.  Missing values (empty, ``NA``, ``NaN``,
-``N/A``, ``null``, ``None``, ``.``, any case) are an error naming file, record, line, column
-and value, unless ``missing_labels`` says to drop those records or (multilabel and
-regression) to mask the entries (NaN in the labels, left out of the loss).  Ids in label
-tables are stripped of surrounding whitespace, as FASTA ids are (the header up to the first
-whitespace).
+and (the first four) is inferred from the values unless given.  Missing values (empty,
+``NA``, ``NaN``, ``N/A``, ``null``, ``None``, ``.``, any case) are an error naming file,
+record, line, column and value, unless ``missing_labels`` says to drop those records or
+(multilabel, regression) to mask the entries (NaN in the labels, left out of the loss).
+Ids in label tables are stripped of surrounding whitespace, as FASTA ids are.
 
-What one sequence's output is, the *head kind* (:data:`HEAD_KINDS`), is named here too,
-below the models, metrics and tables that dispatch on it: ``"sequence"``, one value per
-target, so labels and outputs are ``(N, T)`` (``(N,)`` class indices for multiclass), or
-``"position"``, a track per target along the sequence, ``(N, T, L_out)``.  The labels read
-here (tables, FASTA files, headers) hold one value per sequence and target: they are
-labels for a sequence head.  Per-position labels (tracks) come with the position head.
+The *head kind* (:data:`HEAD_KINDS`, :func:`task_head_kind`) is named here, below the code
+that dispatches on it: ``"sequence"``, one value per target, ``(N, T)`` (``(N,)`` class
+indices for multiclass), or ``"position"``, a track per target, ``(N, T, L_out)``.  Labels
+read here are per sequence; per-position labels (:data:`POSITION_TASKS`): :mod:`seqcnn.sites`.
 """
 
 from __future__ import annotations
@@ -39,6 +36,8 @@ __all__ = [
     "HEAD_KINDS",
     "check_task",
     "check_head_kind",
+    "POSITION_TASKS",
+    "task_head_kind",
     "MISSING_POLICIES",
     "MISSING_VALUES",
     "check_missing_labels",
@@ -56,7 +55,9 @@ __all__ = [
 
 log = logging.getLogger("seqcnn")
 
-TASKS = ("binary", "multiclass", "multilabel", "regression")
+TASKS = ("binary", "multiclass", "multilabel", "regression", "segmentation", "profile")
+#: Tasks whose labels are tracks along the sequence, ``(N, T, L)``, for a position head.
+POSITION_TASKS = ("segmentation", "profile")
 
 #: What to do with a missing label: raise, leave the record out, or mask the entry.
 MISSING_POLICIES = ("error", "drop", "mask")
@@ -78,6 +79,13 @@ def check_task(task: str | None) -> None:
     """Raise a UsageError for an unknown task name (``None``, "infer it", passes)."""
     if task is not None and task not in TASKS:
         raise UsageError(f"unknown task '{task}'; choose one of {', '.join(TASKS)}")
+
+
+def task_head_kind(task: str) -> str:
+    """``"position"`` for :data:`POSITION_TASKS`, else ``"sequence"`` (UsageError: unknown)."""
+    if task not in TASKS:
+        raise UsageError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return "position" if task in POSITION_TASKS else "sequence"
 
 
 def check_head_kind(

@@ -7,7 +7,9 @@ JASPAR matrices of the paper, bundled as ``seqcnn/data/planted_motifs.meme``), i
 a random position that overlaps no other instance, and is reverse-complemented with
 probability 0.5.  The targets are multi-label: one 0/1 column per motif, 1 when the sequence
 holds at least one instance of it.  Because the truth is known, these data sets test whether
-a model's first-layer filters and attributions recover the planted motifs.
+a model's first-layer filters and attributions recover the planted motifs.  Per-position
+labels of the same data (masks of the instances, read-count profiles around them) are made
+by :mod:`seqcnn.simulate_position`.
 
 Example
 -------

@@ -13,9 +13,9 @@ from ..threads import MAX_WORKERS
 from .options import CONTEXT, progress, quiet_option, split_list, threads_option, use_threads
 
 # Options of one input kind only, by parameter name (checked when given on the command line).
-_FASTA_ONLY = ("labels", "id_column", "header_labels", "missing_labels", "crop",
+_FASTA_ONLY = ("labels", "labels_npy", "id_column", "header_labels", "missing_labels", "crop",
                "shuffled_negatives", "shuffle_copies", "shuffle_seed", "workers")  # fmt: skip
-_BED_ONLY = ("genome", "negatives", "negative_ratio", "exclude", "off_end", "seed")
+_BED_ONLY = ("genome", "negatives", "negative_ratio", "exclude", "off_end", "seed", "signal")
 
 
 @click.command(context_settings=CONTEXT)
@@ -44,6 +44,31 @@ _BED_ONLY = ("genome", "negatives", "negative_ratio", "exclude", "off_end", "see
     "--labels",
     type=click.Path(),
     help="Label table (.tsv/.csv, may be .gz) with an id column and label columns.",
+)
+@click.option(
+    "--sites",
+    type=click.Path(),
+    help="Per-position labels (segmentation): sites, 0-based half-open, as a table "
+    "'id start end [label]' in record coordinates, or with --bed a BED 'chrom start end "
+    "[label]' in genome coordinates; one 0/1 track per label.",
+)
+@click.option(
+    "--signal",
+    multiple=True,
+    metavar="[NAME=]FILE.bw",
+    help="--bed: per-position counts (profile) from a bigWig, one track per file (repeat; "
+    "named after the file, or NAME); uncovered bases are 0.",
+)
+@click.option(
+    "--labels-npy",
+    type=click.Path(),
+    help="Per-position labels as a NumPy array (N, T, L) in .npy, or .npz with 'labels' "
+    "[and 'names'], row i for record i; needs --task segmentation or profile.",
+)
+@click.option(
+    "--tracks",
+    help="Comma-separated track names: the --sites labels to use, in order [default: all, "
+    "as they first appear], or the names of the --labels-npy tracks.",
 )
 @click.option("--id-column", help="Id column of the label table [default: 'id' or the first].")
 @click.option(
@@ -154,6 +179,10 @@ def encode(
     genome,
     out,
     labels,
+    sites,
+    signal,
+    labels_npy,
+    tracks,
     id_column,
     label_columns,
     class_per_file,
@@ -199,9 +228,23 @@ def encode(
           --negatives gc-matched --exclude blacklist.bed -o peaks.ds
       seqcnn encode --bed a.bed --bed b.bed --class-per-file --genome hg19.fa.gz \\
           --length 500 -o ab.ds
+    \b
+    Per-position labels (a track per label along each sequence):
+      seqcnn encode seqs.fa --sites sites.tsv -o seg.ds
+      seqcnn encode seqs.fa --labels-npy counts.npz --task profile -o prof.ds
+      seqcnn encode --bed tiles.bed --genome hg19.fa.gz --length 2000 \\
+          --sites ctcf_peaks.bed -o ctcf_seg.ds
+      seqcnn encode --bed peaks.bed --genome hg19.fa.gz --length 1000 \\
+          --signal plus=ctcf.plus.bw --signal minus=ctcf.minus.bw -o ctcf_prof.ds
     """
     use_threads(threads)  # sets the worker default; torch is not imported for it
     _check_input_kind(ctx, fasta, bed, labels)
+    if labels_npy is not None:
+        if labels is not None:
+            raise UsageError("give labels one way: --labels (a table) or --labels-npy (an array)")
+        if not labels_npy.lower().endswith((".npy", ".npz")):
+            raise UsageError("--labels-npy takes a .npy or .npz file", path=labels_npy)
+        labels = labels_npy
     if bed:
         from ..intervals import encode_intervals
 
@@ -222,6 +265,9 @@ def encode(
             off_end=off_end,
             seed=0 if seed is None else seed,
             n_encoding=n_encoding,
+            sites=sites,
+            signals=list(signal) or None,
+            tracks=split_list(tracks),
             overwrite=force,
             progress=progress(quiet),
         )
@@ -233,6 +279,8 @@ def encode(
         list(fasta),
         out,
         labels=labels,
+        sites=sites,
+        tracks=split_list(tracks),
         id_column=id_column,
         label_columns=split_list(label_columns),
         class_per_file=class_per_file,
@@ -296,6 +344,11 @@ def _report(out, dataset) -> None:
         notes.append(f"{windows['padded']} windows padded with N off a contig's end")
     if windows.get("duplicates_dropped"):
         notes.append(f"{windows['duplicates_dropped']} duplicate windows dropped")
+    per_position = dataset.header.get("per_position") or {}
+    if per_position.get("off_genome"):
+        notes.append(f"{per_position['off_genome']} sites on contigs the genome lacks left out")
+    if per_position.get("masked_bases"):
+        notes.append(f"{per_position['masked_bases']} bases off a contig's end masked (255)")
     sample = dataset.header.get("negatives") or {}
     if sample.get("kind") == "gc-matched":
         short = f", {sample['shortfall']} short" if sample.get("shortfall") else ""
