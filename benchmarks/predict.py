@@ -1,32 +1,45 @@
-"""Benchmark: `seqcnn predict` end to end against a bare forward loop, and its peak memory.
+"""Benchmark: `seqcnn predict` end to end and in process against a bare forward loop.
 
-Uses a demo-sized model: the default ``cnn`` at 200 bp with 12 outputs, the shape of the
-demo model, but with seeded random weights (nothing is trained; speed and memory do not
-depend on the weights).  In one run it measures
+Models (seeded random weights; speed and memory do not depend on the weights):
 
-* (a) a bare ``torch.inference_mode()`` forward loop over a pre-built one-hot tensor of the
-  sequences, in batches of the same size, in this process (the floor: model time only);
-* (b) ``seqcnn predict FASTA -o out.tsv`` as a user runs it (a subprocess: interpreter and
-  torch start-up, model loading, reading, encoding, forward, writing), on the same
-  sequences;
-* the fixed start-up cost alone (``seqcnn predict`` of an empty FASTA), and (c)
-  ``predict_file`` called in this process, to separate start-up from streaming costs;
-* peak resident memory of (b) for two input sizes (default 100k and 1M sequences).
+* ``cnn``: the default ``cnn`` at 200 bp with 12 outputs (the demo model's shape);
+* ``dilated``: the default ``dilated`` at 1,000 bp with 2 outputs.
 
-(a) and (b) alternate ``--repeats`` times and the best of each is compared, since the
-machine may be shared.  Usage::
+For each case (model, one strand or ``--rc-average``, the default threads or ``--threads
+1``) it measures, each in a fresh process so that no run inherits another's allocator or
+thread-pool state:
 
-    python benchmarks/predict.py [--n 300000] [--rss-sizes 100000,1000000] [--out DIR]
+* (a) a bare ``torch.inference_mode()`` loop over a pre-built one-hot tensor, in batches of
+  the same size (both strands when the case averages them), as a user would write it;
+* (a') the same loop with glibc's allocator set as seqcnn sets it
+  (:mod:`seqcnn.allocator`): the floor seqcnn is compared against, the same arithmetic on
+  the same memory behaviour;
+* (b) ``seqcnn predict FASTA -o out.tsv`` as a user runs it (interpreter and torch start-up,
+  model loading, reading, encoding, forward, writing);
+* (c) ``predict_file`` called in a process that has already imported everything;
+* the fixed start-up (``seqcnn predict`` of an empty FASTA) and ``python -c "import torch"``.
 
-The start-up (about 1.5 s, mostly importing torch) is paid once per run, so the end-to-end
-ratio depends on the input size; the table also shows (b) with it taken out.
+Also (d): ``predict_file`` with a network that costs nothing, i.e. reading, encoding and
+writing alone, which run on the same cores as the network.  Runs alternate ``--repeats``
+times; the best of each is compared (the machine may be shared).  Targets (issue 20):
+(b) >= 0.9x and (c) >= 0.95x of the bare loop (a); and, so that a slowdown cannot hide
+behind the allocator's gain, (c) against (a') within 5% of its ceiling,
+(a') / ((a') + (d)).  The script prints every ratio and exits non-zero when one is below
+its target.  The end-to-end ratio includes the start-up, so it grows with the input size;
+``python -c "import torch"`` is printed beside it.  Peak RSS of (b) for two input sizes
+shows memory staying flat.  Usage::
+
+    python benchmarks/predict.py [--cases cnn,cnn-rc,cnn-t1,dilated,dilated-rc]
+        [--n 400000] [--n-dilated 20000] [--repeats 2] [--rss-sizes 100000,1000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,15 +50,23 @@ import numpy as np
 # comes first on sys.path, so its sibling imports as `encode`).
 from encode import run_measured
 
-LENGTH = 200
-#: `seqcnn predict` end to end, and predict_file in process, against the bare loop (issue 20).
 END_TO_END_TARGET = 0.9
 IN_PROCESS_TARGET = 0.95
-N_OUTPUTS = 12
+#: name -> (architecture, input length, outputs, rc average, threads or None for default)
+CASES = {
+    "cnn": ("cnn", 200, 12, False, None),
+    "cnn-rc": ("cnn", 200, 12, True, None),
+    "cnn-t1": ("cnn", 200, 12, False, 1),
+    "dilated": ("dilated", 1000, 2, False, None),
+    "dilated-rc": ("dilated", 1000, 2, True, None),
+}
+# The environment equivalent of seqcnn.allocator's mallopt calls, for the bare loop (a').
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 
 
-def make_model(folder: Path) -> Path:
-    """Save a seeded random demo-sized ``cnn`` bundle (12 outputs, 200 bp) in ``folder``."""
+def make_model(folder: Path, architecture: str = "cnn", length: int = 200,
+               n_outputs: int = 12) -> Path:  # fmt: skip
+    """Save a seeded random default ``architecture`` bundle in ``folder``."""
     import torch
 
     from seqcnn.bundle import save_model
@@ -53,14 +74,14 @@ def make_model(folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    network = build_model("cnn", input_length=LENGTH, n_outputs=N_OUTPUTS).eval()
+    network = build_model(architecture, input_length=length, n_outputs=n_outputs).eval()
     config = {
         "alphabet": "ACGT",
-        "input_length": LENGTH,
+        "input_length": length,
         "n_encoding": "zeros",
         "task": "multilabel",
         "loss": None,
-        "output_names": [f"motif{i}" for i in range(N_OUTPUTS)],
+        "output_names": [f"motif{i}" for i in range(n_outputs)],
         "output_transform": "sigmoid",
         "receptive_field": receptive_field(network),
         "parameters": sum(p.numel() for p in network.parameters()),
@@ -69,118 +90,243 @@ def make_model(folder: Path) -> Path:
     return folder
 
 
-def random_codes(n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 4, size=(n, LENGTH), dtype=np.uint8)
+def random_codes(n: int, seed: int, length: int = 200) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 4, size=(n, length), dtype=np.uint8)
 
 
-def write_fasta(path: Path, n: int, seed: int, width: int = 60) -> None:
-    """``n`` random 200 bp records (lines of ``width``), written 10k records at a time."""
+def write_fasta(path: Path, n: int, seed: int, length: int = 200, width: int = 60) -> None:
+    """``n`` random records of ``length`` bp (lines of ``width``), 10k records at a time."""
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
-    rng_seed = seed
     with open(path, "wb") as out:
         for first in range(0, n, 10_000):
-            codes = random_codes(min(10_000, n - first), rng_seed + first)
-            text = letters[codes]
+            text = letters[random_codes(min(10_000, n - first), seed + first, length)]
             chunk = bytearray()
             for i, row in enumerate(text):
                 chunk += b">seq%d\n" % (first + i)
                 seq = row.tobytes()
-                for j in range(0, LENGTH, width):
+                for j in range(0, length, width):
                     chunk += seq[j : j + width] + b"\n"
             out.write(chunk)
 
 
-def all_codes(n: int, seed: int) -> np.ndarray:
+def all_codes(n: int, seed: int, length: int = 200) -> np.ndarray:
     """The codes of the records :func:`write_fasta` writes, in the same order."""
-    return np.concatenate(
-        [random_codes(min(10_000, n - first), seed + first) for first in range(0, n, 10_000)]
-    )
+    return np.concatenate([random_codes(min(10_000, n - first), seed + first, length)
+                           for first in range(0, n, 10_000)])  # fmt: skip
 
 
-def bare_loop(network, x, batch_size: int) -> float:
-    """Seconds for one inference-mode forward pass over ``x`` in batches."""
-    import torch
-
-    with torch.inference_mode():
-        network(x[:batch_size])  # warm-up, as the CLI's first batch also pays for it
-        start = time.perf_counter()
-        for i in range(0, len(x), batch_size):
-            network(x[i : i + batch_size])
-        return time.perf_counter() - start
+# ------------------------------------------------------------------ measured in child processes
 
 
-def api_file(model, fasta: Path, out: Path, batch_size: int) -> float:
-    from seqcnn.predict import predict_file
-
-    start = time.perf_counter()
-    predict_file(model, fasta, out, batch_size=batch_size)
-    return time.perf_counter() - start
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=300_000, help="sequences for the speed test")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=2, help="alternations of (a) and (b)")
-    parser.add_argument("--rss-sizes", default="100000,1000000",
-                        help="input sizes for the memory test ('' to skip)")  # fmt: skip
-    parser.add_argument("--out", default="bench-out/predict", help="scratch folder")
-    args = parser.parse_args()
-
+def bare_loop(model: str, n: int, seed: int, batch_size: int, rc: bool) -> float:
+    """Seconds for one inference-mode pass over the records, from a pre-built tensor."""
     import torch
 
     from seqcnn.bundle import load_model
     from seqcnn.onehot import codes_to_one_hot
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    bundle = make_model(out / "model")
-    model = load_model(bundle)
-    seqcnn = [sys.executable, "-m", "seqcnn", "predict", "-q", "-m", str(bundle),
-              "--batch-size", str(args.batch_size)]  # fmt: skip
+    loaded = load_model(model)
+    network = loaded.network.eval()
+    x = torch.from_numpy(codes_to_one_hot(all_codes(n, seed, loaded.input_length)))
+    with torch.inference_mode():
+        network(x[:batch_size])  # warm-up, as the CLI's first batch also pays for it
+        start = time.perf_counter()
+        for i in range(0, len(x), batch_size):
+            batch = x[i : i + batch_size]
+            out = torch.sigmoid(network(batch))
+            if rc:  # reverse complement of a (B, 4, L) ACGT one-hot: flip channels and length
+                out = (out + torch.sigmoid(network(batch.flip(1, 2)))) / 2
+            out.numpy()
+        return time.perf_counter() - start
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), Python "
-          f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} at start "
-          "(a shared machine: other jobs may run)")  # fmt: skip
-    print(f"model: cnn, {LENGTH} bp, {N_OUTPUTS} outputs, random weights (seed 0), "
-          f"batch size {args.batch_size}\n")  # fmt: skip
 
-    fasta = out / f"speed_{args.n}.fa"
+def api_file(model: str, fasta: str, out: str, batch_size: int, rc: bool) -> float:
+    from seqcnn.bundle import load_model
+    from seqcnn.predict import predict_file
+
+    loaded = load_model(model)
+    start = time.perf_counter()
+    predict_file(loaded, fasta, out, batch_size=batch_size, rc_average=rc)
+    return time.perf_counter() - start
+
+
+def io_only(model: str, fasta: str, out: str, batch_size: int, rc: bool) -> float:
+    """``predict_file`` with a network that costs nothing: reading, encoding and writing."""
+    import torch
+
+    from seqcnn.bundle import load_model
+    from seqcnn.predict import predict_file
+
+    loaded = load_model(model)
+    n_outputs = len(loaded.output_names)
+
+    class Free(torch.nn.Module):
+        def forward(self, x):
+            return x[:, 0, :n_outputs]
+
+    free = Free()
+    free.config = {"input_length": loaded.input_length, "n_outputs": n_outputs}
+    start = time.perf_counter()
+    predict_file(free, fasta, out, batch_size=batch_size, rc_average=rc)
+    return time.perf_counter() - start
+
+
+def child(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.child == "bare":
+        seconds = bare_loop(args.model, args.n, 1, args.batch_size, args.rc)
+    elif args.child == "io":
+        seconds = io_only(args.model, args.fasta, args.out, args.batch_size, args.rc)
+    else:
+        seconds = api_file(args.model, args.fasta, args.out, args.batch_size, args.rc)
+    print(json.dumps({"seconds": seconds}))
+
+
+def run_child(kind: str, case: dict, env: dict | None = None) -> float:
+    cmd = [sys.executable, __file__, "--child", kind, "--model", case["model"], "--n",
+           str(case["n"]), "--batch-size", str(case["batch"]), "--fasta", case["fasta"],
+           "--out", case["api_out"]] + (["--rc"] if case["rc"] else []) + (
+           ["--threads", str(case["threads"])] if case["threads"] else [])  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def measure_case(name: str, args, out: Path) -> dict:
+    architecture, length, n_outputs, rc, threads = CASES[name]
+    n = args.n if architecture == "cnn" else args.n_dilated
+    model = out / f"model_{architecture}"
+    if not (model / "config.json").exists():
+        make_model(model, architecture, length, n_outputs)
+    fasta = out / f"speed_{architecture}_{n}.fa"
     if not fasta.exists():
-        write_fasta(fasta, args.n, seed=1)
+        write_fasta(fasta, n, seed=1, length=length)
     empty = out / "empty.fa"
     empty.write_text("")
-    x = torch.from_numpy(codes_to_one_hot(all_codes(args.n, seed=1)))
-
-    bare, cli, api = [], [], []
+    case = dict(model=str(model), n=n, batch=args.batch_size, fasta=str(fasta), rc=rc,
+                threads=threads, api_out=str(out / "api.tsv"))  # fmt: skip
+    cli = [sys.executable, "-m", "seqcnn", "predict", "-q", "--force", "-m", str(model),
+           "--batch-size", str(args.batch_size),
+           "--rc-average" if rc else "--no-rc-average"] + (
+           ["--threads", str(threads)] if threads else [])  # fmt: skip
+    times: dict[str, list[float]] = {"bare": [], "tuned": [], "cli": [], "api": [], "io": []}
     for _ in range(args.repeats):
-        bare.append(bare_loop(model.network, x, args.batch_size))
-        cli.append(run_measured([*seqcnn, str(fasta), "-o", str(out / "speed.tsv")])[0])
-        api.append(api_file(model, fasta, out / "speed_api.tsv", args.batch_size))
-    del x
-    startup = min(run_measured([*seqcnn, str(empty), "-o", str(out / "empty.tsv")])[0]
+        times["bare"].append(run_child("bare", case, {"SEQCNN_MALLOC": "system"}))
+        times["tuned"].append(run_child("bare", case, TUNED_MALLOC))
+        times["cli"].append(run_measured([*cli, str(fasta), "-o", str(out / "speed.tsv")])[0])
+        times["api"].append(run_child("api", case))
+        times["io"].append(run_child("io", case))
+    startup = min(run_measured([*cli, str(empty), "-o", str(out / "empty.tsv")])[0]
                   for _ in range(3))  # fmt: skip
-    rate = {name: args.n / min(times) for name, times in
-            (("bare", bare), ("cli", cli), ("api", api))}  # fmt: skip
+    best = {k: min(v) for k, v in times.items()}
+    return dict(name=name, architecture=architecture, length=length, rc=rc,
+                threads=threads or "default", n=n, times=times, best=best, startup=startup,
+                rate={k: n / v for k, v in best.items()})  # fmt: skip
 
-    print(f"speed, {args.n} sequences of {LENGTH} bp (best of {args.repeats}):\n")
-    print("| measurement | seconds (each run) | sequences/s | x bare loop |")
-    print("|---|---|---|---|")
-    rows = [
-        ("(a) bare inference_mode forward loop, pre-built tensor", bare, rate["bare"]),
-        ("(b) `seqcnn predict FASTA -o out.tsv`, end to end", cli, rate["cli"]),
-        ("(b) less the fixed start-up", [t - startup for t in cli], args.n / (min(cli) - startup)),
-        ("(c) `predict_file` in process (no start-up)", api, rate["api"]),
-    ]
-    for label, times, value in rows:
-        each = ", ".join(f"{t:.2f}" for t in times)
-        print(f"| {label} | {each} | {value:,.0f} | {value / rate['bare']:.3f} |")
-    print(f"\nfixed start-up of `seqcnn predict` (empty FASTA, best of 3): {startup:.2f} s")
+
+def label_of(result: dict) -> str:
+    strands = "both strands" if result["rc"] else "one strand"
+    return (f"{result['architecture']} {result['length']} bp, {strands}, "
+            f"threads {result['threads']}")  # fmt: skip
+
+
+def import_seconds() -> float:
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        runs.append(time.perf_counter() - start)
+    return min(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--n", type=int, default=400_000, help="records for the cnn cases")
+    parser.add_argument("--n-dilated", type=int, default=20_000, help="records, dilated cases")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=2, help="alternations of the runs")
+    parser.add_argument("--rss-sizes", default="100000,1000000",
+                        help="input sizes for the memory test ('' to skip)")  # fmt: skip
+    parser.add_argument("--out", default="bench-out/predict", help="scratch folder")
+    # Internal: one measurement in a fresh process.
+    parser.add_argument("--child", choices=["bare", "api", "io"], help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--fasta", help=argparse.SUPPRESS)
+    parser.add_argument("--rc", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    import torch
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads by default), Python "
+          f"{platform.python_version()}, commit {commit}; load average "
+          f"{os.getloadavg()[0]:.2f} at start\n")  # fmt: skip
+    torch_import = import_seconds()
+    results = [measure_case(name, args, out) for name in args.cases.split(",") if name]
+
+    print(f"speed, best of {args.repeats}, sequences/s:\n")
+    print("| case | records | (a) bare loop | (a') bare, seqcnn's malloc | (b) `seqcnn predict` | "
+          "(c) `predict_file` | reading + writing alone |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        rate = r["rate"]
+        print(f"| {label_of(r)} | {r['n']:,} | {rate['bare']:,.0f} | {rate['tuned']:,.0f} | "
+              f"{rate['cli']:,.0f} | {rate['api']:,.0f} | {rate['io']:,.0f} |")  # fmt: skip
+    print("\nratios (targets: (b)/(a) >= 0.9, (c)/(a) >= 0.95 as issue 20 asks; and, against "
+          "the stricter (a'), (c) within 5% of its ceiling):\n")  # fmt: skip
+    print("| case | (b)/(a) | (c)/(a) | (b)/(a') | (b)/(a') less start-up | (c)/(a') | "
+          "ceiling of (c)/(a') | (c) / ceiling | (a')/(a) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    missed = []
+    for r in results:
+        best, n = r["best"], r["n"]
+        checks = {
+            "end to end": (best["bare"] / best["cli"], END_TO_END_TARGET),
+            "in process": (best["bare"] / best["api"], IN_PROCESS_TARGET),
+            # Reading and writing run on the same cores as the network: no faster than
+            # (a') plus their own time.
+            "in process / ceiling": (
+                best["tuned"] / best["api"] / (best["tuned"] / (best["tuned"] + best["io"])),
+                IN_PROCESS_TARGET,
+            ),
+        }
+        less = best["tuned"] / (best["cli"] - r["startup"])
+        ceiling = best["tuned"] / (best["tuned"] + best["io"])
+        print(f"| {label_of(r)} | **{checks['end to end'][0]:.3f}** | "
+              f"**{checks['in process'][0]:.3f}** | {best['tuned'] / best['cli']:.3f} | "
+              f"{less:.3f} | {best['tuned'] / best['api']:.3f} | {ceiling:.3f} | "
+              f"**{checks['in process / ceiling'][0]:.3f}** | "
+              f"{best['bare'] / best['tuned']:.2f} |")  # fmt: skip
+        for what, (value, target) in checks.items():
+            if value < target:
+                missed.append(f"{r['name']} {what} {value:.3f} < {target}")
+    print(f"\nstart-up: `seqcnn predict` of an empty FASTA "
+          f"{min(r['startup'] for r in results):.2f} s; `python -c 'import torch'` "
+          f"{torch_import:.2f} s (best of 3)")  # fmt: skip
+    print("seconds of every run: " + json.dumps({r["name"]: r["times"] for r in results}))
 
     sizes = [int(s) for s in args.rss_sizes.split(",") if s.strip()]
     if sizes:
-        print("\npeak memory of `seqcnn predict FASTA -o out.tsv`:\n")
+        model = out / "model_cnn"
+        if not (model / "config.json").exists():
+            make_model(model)
+        print("\npeak memory of `seqcnn predict FASTA -o out.tsv` (cnn, 200 bp):\n")
         print("| sequences | seconds | sequences/s | peak RSS MB |")
         print("|---|---|---|---|")
         peaks = []
@@ -188,15 +334,14 @@ def main() -> None:
             path = out / f"rss_{n}.fa"
             if not path.exists():
                 write_fasta(path, n, seed=2)
-            seconds, rss = run_measured([*seqcnn, str(path), "-o", str(out / "rss.tsv")])
+            seconds, rss = run_measured([sys.executable, "-m", "seqcnn", "predict", "-q",
+                                         "--force", "-m", str(model), str(path), "-o",
+                                         str(out / "rss.tsv")])  # fmt: skip
             peaks.append(rss)
             print(f"| {n:,} | {seconds:.1f} | {n / seconds:,.0f} | {rss:.0f} |")
         print(f"\npeak RSS difference, {sizes[-1]:,} vs {sizes[0]:,} sequences: "
               f"{peaks[-1] - peaks[0]:+.1f} MB")  # fmt: skip
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
-    ratios = {"end to end": rate["cli"] / rate["bare"], "in process": rate["api"] / rate["bare"]}
-    targets = {"end to end": END_TO_END_TARGET, "in process": IN_PROCESS_TARGET}
-    missed = [f"{k} {v:.3f} < {targets[k]}" for k, v in ratios.items() if v < targets[k]]
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if missed:
         print("below target: " + "; ".join(missed))
         raise SystemExit(1)

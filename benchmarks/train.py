@@ -17,7 +17,9 @@ measures
   shown too.
 
 Both start from a fresh network and optimizer after the same warm-up batches, with torch
-pinned to the machine's cores; ``--repeats`` alternates the two and keeps the best of each.
+pinned to the machine's cores (``--threads`` to compare thread counts) and glibc's
+allocator set as seqcnn sets it (:mod:`seqcnn.allocator`; ``SEQCNN_MALLOC=system`` keeps
+the default for both); ``--repeats`` alternates the two and keeps the best of each.
 A second table splits one batch: building it the way seqcnn does
 (``AugmentedBatches.codes_for`` with augmentation, then ``one_hot``) against one training
 step.  Usage::
@@ -320,6 +322,12 @@ def main() -> None:
 
     import torch
 
+    from seqcnn.allocator import reuse_freed_memory
+
+    # seqcnn.train sets glibc's allocator to keep freed memory (seqcnn.allocator); the bare
+    # loop runs in this process too, so both compute under the same memory behaviour (run
+    # with SEQCNN_MALLOC=system for glibc's default in both).
+    allocator = "kept freed memory" if reuse_freed_memory() else "the C library's default"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(args.threads or cores)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -327,7 +335,7 @@ def main() -> None:
         f"machine: {cpu_model()}, {cores} usable cores ({os.cpu_count()} online), "
         f"Python {platform.python_version()}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads, {torch.get_num_interop_threads()} inter-op), "
-        f"numpy {np.__version__}"
+        f"numpy {np.__version__}; allocator: {allocator}"
     )
     results = [measure(case, args, out) for case in cases]
     end_load = os.getloadavg() if hasattr(os, "getloadavg") else None

@@ -56,6 +56,7 @@ import torch
 from torch import nn
 
 from ._progress import progress_bar
+from .allocator import reuse_freed_memory
 from .alphabet import ALPHABET, LETTER_CODES
 from .errors import DataError, UsageError
 from .forward import TRANSFORMS, evaluating, network_device, network_dtype
@@ -472,6 +473,7 @@ def explain(
         raise UsageError(f"n_shuffles must be at least 1, got {n_shuffles}")
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    reuse_freed_memory()  # each pair's forward and backward buffers, reused
     x = np.ascontiguousarray(x, dtype=np.float32)
     n, _, length = x.shape
     if weights is not None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .allocator import reuse_freed_memory
 from .alphabet import ONE_HOT_TABLES, check_n_encoding
 from .errors import UsageError
 from .onehot import codes_to_one_hot, rc, reverse_complement_codes
@@ -59,6 +60,8 @@ OUTPUT_TRANSFORMS = {
     "multilabel": "sigmoid",
     "multiclass": "softmax",
     "regression": "identity",
+    "segmentation": "sigmoid",  # per base and track
+    "profile": "exp",  # log expected counts -> expected counts per base
 }
 #: Every named output transform.
 TRANSFORMS = ("sigmoid", "softmax", "exp", "identity")
@@ -229,6 +232,8 @@ class OneHotBatches:
         import torch
 
         check_n_encoding(n_encoding)
+        # Every CPU forward path starts here: keep activations' memory between batches.
+        reuse_freed_memory()
         self.device = device
         self.n_encoding = n_encoding
         self.on_cpu = device.type == "cpu"
