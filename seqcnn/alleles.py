@@ -154,6 +154,10 @@ class VariantCodes:
         ``(n, L)`` uint8 codes of the reference and alternative windows.
     mismatch, swapped, dropped
         REF mismatches seen (``swapped`` among them), and rows dropped for one.
+    changed
+        ``(n, 2)`` int64: how many bases of the reference and of the alternative window the
+        variant changes, from index ``L // 2`` on (an SNV ``(1, 1)``, a deletion of 3 bases
+        ``(3, 0)``, an ALT equal to the reference ``(0, 0)``); not cut at the window's end.
     """
 
     columns: dict[str, list]
@@ -162,6 +166,7 @@ class VariantCodes:
     mismatch: int = 0
     swapped: int = 0
     dropped: int = 0
+    changed: np.ndarray | None = None
 
 
 def variant_codes(
@@ -201,6 +206,7 @@ def variant_codes(
     ref_out = np.empty((n, length), np.uint8)
     alt_out = np.empty((n, length), np.uint8)
     rows = np.zeros(n, bool)
+    changed = np.ones((n, 2), np.int64)  # SNVs; the others are set by _indel_windows
     norm: list[Any] = [None] * n
     match = [""] * n
     by_contig: dict[str, list[int]] = {}
@@ -218,10 +224,20 @@ def variant_codes(
                 )
         snv = [i for i in index if len(alleles.ref[i]) == 1 == len(alleles.alt[i])]
         other = [i for i in index if not len(alleles.ref[i]) == 1 == len(alleles.alt[i])]
+        # Everything the chunk needs from this contig, read once (a bgzip block is inflated
+        # once, not once for the SNVs and again for the indels).
+        centre = length // 2
+        snv_starts = np.array([alleles.pos[i] - 1 - centre for i in snv], np.int64)
+        span = _indel_span(alleles, other, length)
+        other_starts = np.array([alleles.pos[i] - 1 - centre - _SHIFT_BASES for i in other],
+                                np.int64)  # fmt: skip
+        ahead = genome.read_ahead(contig, np.r_[snv_starts, other_starts],
+                                  np.r_[snv_starts + length, other_starts + span])  # fmt: skip
         if snv:
-            _snv_windows(alleles, snv, genome, contig, length, ref_out, alt_out, norm, match)
+            _snv_windows(alleles, snv, ahead, length, ref_out, alt_out, norm, match)
         if other:
-            _indel_windows(alleles, other, genome, contig, length, ref_out, alt_out, norm, match)
+            _indel_windows(alleles, other, ahead, length, ref_out, alt_out, norm, match,
+                           changed)  # fmt: skip
     counts = Counter(match)
     mismatch = counts["mismatch"] + counts["swapped"]
     for i, value in enumerate(match):
@@ -246,8 +262,9 @@ def variant_codes(
         "norm_alt": [norm[i][2] for i in keep],
     }
     return VariantCodes(
-        columns, ref_out[keep], alt_out[keep], mismatch, counts["swapped"], n - len(keep)
-    )
+        columns, ref_out[keep], alt_out[keep], mismatch, counts["swapped"], n - len(keep),
+        changed[keep],
+    )  # fmt: skip
 
 
 def _match(genome_ref: bytes, ref: str, genome_alt: bytes, alt: str) -> str:
@@ -256,11 +273,19 @@ def _match(genome_ref: bytes, ref: str, genome_alt: bytes, alt: str) -> str:
     return "swapped" if genome_alt == _codes(alt) else "mismatch"
 
 
-def _snv_windows(alleles, index, genome, contig, length, ref_out, alt_out, norm, match):
+def _indel_span(alleles, index, length: int) -> int:
+    """Bases read per indel: its left shifts, both windows (a REF longer than a window is
+    read apart rather than make every read as long)."""
+    if not index:
+        return 0
+    return _SHIFT_BASES + min(max(len(alleles.ref[i]) for i in index), max(length, 1024)) + length
+
+
+def _snv_windows(alleles, index, ahead, length, ref_out, alt_out, norm, match):
     """SNVs, all at once: the base at index ``L // 2`` of the window is replaced."""
     centre = length // 2
     pos0 = np.array([alleles.pos[i] - 1 for i in index], np.int64)
-    windows = genome.window_codes(contig, pos0 - centre, length)
+    windows = ahead.windows(pos0 - centre, length)
     alt = np.frombuffer(_codes("".join(alleles.alt[i] for i in index)), np.uint8)
     ref_out[index] = windows
     windows[:, centre] = alt
@@ -273,22 +298,19 @@ def _snv_windows(alleles, index, genome, contig, length, ref_out, alt_out, norm,
         norm[i] = (alleles.pos[i], letters[k], alleles.alt[i].upper(), letters[k])
 
 
-def _indel_windows(alleles, index, genome, contig, length, ref_out, alt_out, norm, match):
-    """Every other variant: normalised one by one, read together."""
+def _indel_windows(alleles, index, ahead, length, ref_out, alt_out, norm, match, changed):
+    """Every other variant: normalised one by one, from the bases read ahead."""
     centre = length // 2
-    # One read per variant covers the left shifts of most indels and both windows (a REF
-    # longer than a window is read apart rather than make every read as long).
-    longest = min(max(len(alleles.ref[i]) for i in index), max(length, 1024))
-    span = _SHIFT_BASES + longest + length
+    span = _indel_span(alleles, index, length)
     starts = np.array([alleles.pos[i] - 1 - centre - _SHIFT_BASES for i in index], np.int64)
-    spans = genome.window_codes(contig, starts, span)
+    spans = ahead.windows(starts, span)
     for k, i in enumerate(index):
         first, row = int(starts[k]), spans[k].tobytes()
 
         def get(a: int, b: int, first=first, row=row) -> bytes:
-            if first <= a and b <= first + span:
+            if first <= a and b <= first + span:  # most reads: a slice of bytes is fastest
                 return row[a - first : b - first]
-            return genome.fetch_codes(contig, a, b).tobytes()
+            return ahead.codes(a, b).tobytes()
 
         pos0, ref, alt = alleles.pos[i] - 1, alleles.ref[i], alleles.alt[i]
         genome_ref = get(pos0, pos0 + len(ref))
@@ -300,4 +322,5 @@ def _indel_windows(alleles, index, genome, contig, length, ref_out, alt_out, nor
         tail = get(p + len(deleted), p + len(deleted) + max(0, length - centre - len(inserted)))
         window = get(p - centre, p) + inserted[: length - centre] + tail
         alt_out[i] = np.frombuffer(window, np.uint8)
+        changed[i] = len(deleted), len(inserted)
         norm[i] = (*_vcf_style(get, p, deleted, inserted, pos0), _letters(genome_ref))

@@ -26,7 +26,7 @@ import itertools
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +46,12 @@ __all__ = [
     "require_pyarrow",
     "block_frame",
     "write_table",
+    "write_frames",
     "open_table",
     "read_blocks",
     "read_table",
+    "table_columns",
+    "read_frames",
 ]
 
 #: Formats a table can be written in (and read from).
@@ -280,23 +283,115 @@ def _quoted(ids: list, delimiter: str) -> list:
 
 
 def _write_parquet(blocks: Iterable[Block], path: Path, names: list[str], per_window: bool) -> int:
+    frames = (block_frame(block, names, per_window) for block in blocks)
+    empty = Block([], np.zeros((0, len(names)), np.float32), np.zeros(0), np.zeros(0))
+    return _write_frames_parquet(
+        frames, path, block_frame(empty, names, per_window).astype({"id": str})
+    )
+
+
+def write_frames(
+    frames: Iterable[Any],
+    out: Any,
+    columns: Sequence[str],
+    *,
+    text_columns: Iterable[str] = (),
+    fmt: str = "tsv",
+    compress: bool = False,
+    empty: Any = None,
+) -> int:
+    """Write pandas DataFrames of mixed columns as one table (text and numbers, e.g. the
+    variant effects of :mod:`seqcnn.variants`) as :func:`write_table` writes its tables;
+    the number of rows written.
+
+    Parameters
+    ----------
+    frames
+        The rows, frame by frame (consumed lazily; the first is computed before anything
+        is written, so that an error in it leaves nothing behind, on standard output too).
+    out
+        A file, written atomically; ``None`` or ``"-"`` for standard output.
+    columns
+        The columns, in order.
+    text_columns
+        Columns written as they are (``str``: text, whole numbers); every other column is
+        a float, written with 9 significant digits.
+    fmt, compress
+        From :func:`table_format`.
+    empty
+        A DataFrame without rows whose dtypes a Parquet file without rows takes (default:
+        text columns as text, the others float32).
+    """
+    from ._io import atomic_path
+
+    columns, text = list(columns), set(text_columns)
+    frames = iter(frames)
+    first = next(frames, None)
+    chained = (frame[columns] for frame in itertools.chain([first] if first is not None else [],
+                                                          frames))  # fmt: skip
+    if out is None or out == "-":
+        with _utf8_stdout() as handle:
+            return _write_mixed(chained, handle, columns, text, fmt, flush=True)
+    with atomic_path(out) as tmp:
+        if fmt == "parquet":
+            if empty is None:
+                import pandas as pd
+
+                empty = pd.DataFrame({c: pd.Series([], dtype=str if c in text else np.float32)
+                                      for c in columns})  # fmt: skip
+            return _write_frames_parquet(chained, tmp, empty[columns])
+        opener = gzip.open if compress else open
+        with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
+            return _write_mixed(chained, handle, columns, text, fmt)
+
+
+def _write_mixed(frames, handle, columns: list[str], text: set[str], fmt: str,
+                 flush: bool = False) -> int:  # fmt: skip
+    delimiter = _DELIMITERS[fmt]
+    special = delimiter + '"\r\n'
+    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(columns)
+    # One %-format per row: several times faster than pandas' to_csv with a float format.
+    line = delimiter.join("%s" if c in text else _FLOAT_FORMAT for c in columns) + "\n"
+    rows = 0
+    for frame in frames:
+        values = [frame[c].tolist() for c in columns]
+        texts = [_joined(column) for c, column in zip(columns, values, strict=True) if c in text]
+        if any(char in part for part in texts for char in special):  # quoted as csv does
+            formatted = [column if c in text else [_FLOAT_FORMAT % v for v in column]
+                         for c, column in zip(columns, values, strict=True)]  # fmt: skip
+            writer.writerows(zip(*formatted, strict=True))
+        else:
+            handle.write("".join(line % row for row in zip(*values, strict=True)))
+        rows += len(frame)
+        if flush:
+            handle.flush()
+    handle.flush()
+    return rows
+
+
+def _joined(values: list) -> str:
+    try:
+        return "".join(values)  # text: one C call
+    except TypeError:  # numbers (or a mix)
+        return "".join(map(str, values))
+
+
+def _write_frames_parquet(frames, path: Path, empty) -> int:
+    """Frames into a Parquet file; ``empty`` (no rows) gives its columns if there are none."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    writer = None
-    rows = 0
+    writer, rows = None, 0
     try:
-        for block in blocks:
-            frame = block_frame(block, names, per_window)
+        for frame in frames:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(str(path), table.schema)
             writer.write_table(table)
-            rows += table.num_rows
-        if writer is None:  # no records: a file with the columns and no rows
-            empty = Block([], np.zeros((0, len(names)), np.float32), np.zeros(0), np.zeros(0))
-            frame = block_frame(empty, names, per_window).astype({"id": str})
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), str(path))
+            rows += len(frame)
+        if writer is None:
+            pq.write_table(pa.Table.from_pandas(empty, preserve_index=False), str(path))
     finally:
         if writer is not None:
             writer.close()
@@ -345,30 +440,13 @@ def open_table(path: str | os.PathLike, fmt: str | None = None) -> Table:
 
 def _columns(table: Table) -> list[str]:
     """The header of a table, checked to be that of a prediction table."""
-    name = str(table.path)
-    if not table.path.is_file():
-        raise DataError("no such file" if not table.path.exists() else "not a file", path=name)
-    try:
-        if table.fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            try:
-                columns = pq.read_schema(table.path).names
-            except pa.ArrowException as err:
-                raise DataError(f"not a Parquet file ({err})", path=name) from None
-        else:
-            with _open_text(table) as handle:
-                columns = next(csv.reader(handle, delimiter=_DELIMITERS[table.fmt]), [])
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"cannot read the table ({err})", path=name) from None
+    columns = table_columns(table.path, table.fmt)
     per_window = columns[1:3] == ["start", "end"]
     if not columns or columns[0] != "id" or len(columns) < (4 if per_window else 2):
-        shown = ", ".join(columns[:5]) if columns else "no header"
         raise DataError(
             f"not a prediction table: expected the columns id, (start, end,) then the model "
-            f"outputs, found {shown}",
-            path=name,
+            f"outputs, found {', '.join(columns[:5]) if columns else 'no header'}",
+            path=str(table.path),
         )
     return columns
 
@@ -448,3 +526,70 @@ def read_table(path: str | os.PathLike, fmt: str | None = None):
     import pandas as pd
 
     return pd.concat(frames, ignore_index=True)
+
+
+def table_columns(path: str | os.PathLike, fmt: str | None = None) -> list[str]:
+    """The header of any table (TSV, CSV, either gzipped, or Parquet); ``[]`` if empty.
+    A missing or unreadable file is a :class:`~seqcnn.errors.DataError`."""
+    fmt, compress = table_format(path, fmt, kind="input")
+    if fmt == "parquet":
+        require_pyarrow()
+    table = Table(Path(path), fmt, compress, [])
+    name = str(table.path)
+    if not table.path.is_file():
+        raise DataError("no such file" if not table.path.exists() else "not a file", path=name)
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            try:
+                columns = pq.read_schema(table.path).names
+            except pa.ArrowException as err:
+                raise DataError(f"not a Parquet file ({err})", path=name) from None
+        else:
+            with _open_text(table) as handle:
+                columns = next(csv.reader(handle, delimiter=_DELIMITERS[fmt]), [])
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"cannot read the table ({err})", path=name) from None
+    return columns
+
+
+def read_frames(
+    path: str | os.PathLike,
+    dtypes: Mapping[str, Any],
+    *,
+    fmt: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[Any]:
+    """The rows of any table as DataFrames of ``chunk_rows`` rows typed by ``dtypes`` (text
+    as written, ``NA`` included; floats may be ``nan``).  Rows that do not fit the header,
+    values not of their type and unreadable files are :class:`~seqcnn.errors.DataError`."""
+    import warnings
+
+    import pandas as pd
+
+    fmt, compress = table_format(path, fmt, kind="input")
+    table = Table(Path(path), fmt, compress, [])
+    floats = [c for c, t in dtypes.items() if np.dtype(t).kind == "f"]
+    try:
+        with ExitStack() as stack, warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+
+                batches = pq.ParquetFile(table.path).iter_batches(batch_size=chunk_rows)
+                frames = (batch.to_pandas().astype(dict(dtypes)) for batch in batches)
+            else:
+                frames = pd.read_csv(
+                    stack.enter_context(_open_text(table)), sep=_DELIMITERS[fmt],
+                    dtype=dict(dtypes), keep_default_na=False,
+                    na_values=dict.fromkeys(floats, ["nan", "-nan"]), index_col=False,
+                    chunksize=chunk_rows,
+                )  # fmt: skip
+            yield from frames
+    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        raise DataError(f"cannot read the table: {' '.join(str(err).split())}",
+                        path=str(path)) from None  # fmt: skip
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"cannot read the table ({err})", path=str(path)) from None

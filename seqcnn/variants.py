@@ -45,9 +45,9 @@ __all__ = [
     "VariantStats",
     "effect_columns",
     "effect_scores",
+    "gather_variant_tables",
     "score_variants",
     "score_variants_file",
-    "write_frames",
 ]
 
 logger = logging.getLogger("seqcnn")
@@ -153,6 +153,7 @@ class VariantStats:
     mismatch: int = 0
     swapped: int = 0
     skipped: Counter = field(default_factory=Counter)
+    files: list = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the end of a run, e.g. ``194 variants; 3 alleles skipped (3
@@ -167,8 +168,9 @@ class VariantStats:
 
 
 def _effect_frames(model, vcf, genome, *, ref_mismatch, strict, rc_average, batch_size,
-                   device, progress, stats: VariantStats):  # fmt: skip
-    """Check everything that can be checked up front; the columns and the frames."""
+                   device, progress, stats: VariantStats, part=None, top=None):  # fmt: skip
+    """Check everything that can be checked up front; the columns, the frames, the model and
+    the :class:`~seqcnn.variant_report.TopVariants` kept (``top``: ``(k, target)``)."""
     from .bundle import as_model
     from .genome import Genome
     from .tables import value_columns
@@ -188,15 +190,25 @@ def _effect_frames(model, vcf, genome, *, ref_mismatch, strict, rc_average, batc
     # Chunks of a few batches: small enough for the next one's reading to overlap this one's
     # forward passes, large enough to fill the batches.
     chunk = max(1, min(4 * batch_size, _CHUNK_BYTES // (4 * length)))
-    reader = VariantReader(vcf, strict=strict, chunk_size=chunk)
+    reader = VariantReader(vcf, strict=strict, chunk_size=chunk, part=part)
     columns = [*VARIANT_COLUMNS, *effect_columns(names, model.transform)]
+    kept = None
+    if top is not None:
+        from .attribution import resolve_target
+        from .variant_report import TopVariants
+
+        target = top[1]
+        # An index given as text (the command line's) is an index unless an output has that name.
+        if isinstance(target, str) and target.isdigit() and target not in names:
+            target = int(target)
+        kept = TopVariants(top[0], f"{names[resolve_target(target, names)]}_diff")
     frames = _frames(model, reader, genome, names, ref_mismatch, rc_average, batch_size,
-                     progress, stats)  # fmt: skip
-    return columns, frames
+                     progress, stats, kept)  # fmt: skip
+    return columns, frames, model, kept
 
 
 def _frames(model, reader, genome, names, ref_mismatch, rc_average, batch_size, progress,
-            stats) -> Iterator[pd.DataFrame]:  # fmt: skip
+            stats, top) -> Iterator[pd.DataFrame]:  # fmt: skip
     import pandas as pd
 
     from ._progress import progress_bar
@@ -229,8 +241,11 @@ def _frames(model, reader, genome, names, ref_mismatch, rc_average, batch_size, 
                 raw = raw.reshape(len(x) // 2, 2, n, len(names))
                 scores = effect_scores(raw[:, 0], raw[:, 1], model.transform, names)
                 frame = pd.DataFrame({**codes.columns, **scores})
+                frame = frame.astype({"pos": np.int64, "norm_pos": np.int64})
                 stats.rows += n
-                yield frame.astype({"pos": np.int64, "norm_pos": np.int64})
+                if top is not None:
+                    top.offer(frame, codes.ref, codes.alt, codes.changed)
+                yield frame
         complete = True
     finally:
         chunks.close()  # stops the reading thread before its counts are taken
@@ -304,13 +319,15 @@ def _report(stats: VariantStats, name: str, ref_mismatch: str) -> None:
         )  # fmt: skip
 
 
-def _empty_frame(columns: list[str]) -> pd.DataFrame:
+def _empty_frame(columns: list[str], parquet: bool = False) -> pd.DataFrame:
+    """A table without rows; ``parquet``: its text columns typed as text."""
     import pandas as pd
 
     dtypes = {"pos": np.int64, "norm_pos": np.int64}
+    text = str if parquet else object
     return pd.DataFrame(
         {
-            c: pd.Series([], dtype=dtypes.get(c, object if c in VARIANT_COLUMNS else np.float32))
+            c: pd.Series([], dtype=dtypes.get(c, text if c in VARIANT_COLUMNS else np.float32))
             for c in columns
         }
     )
@@ -327,6 +344,7 @@ def score_variants(
     batch_size: int = 256,
     device: str | None = None,
     progress: bool | None = False,
+    part: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Score the effect of every variant on a model's outputs.
 
@@ -354,6 +372,11 @@ def score_variants(
         Where the network runs (``None``: where it is).
     progress
         Show a progress bar on stderr (``None``: only when stderr is a terminal).
+    part
+        ``(k, n)``: score only the ``k``-th (from 1) of ``n`` parts of the variants, cut
+        between the chunks one run scores at once (:class:`seqcnn.vcf.VariantReader`), so
+        the tables of parts ``1..n``, concatenated in order (:func:`gather_variant_tables`),
+        are the table of one run, bit for bit.
 
     Returns
     -------
@@ -368,9 +391,9 @@ def score_variants(
     """
     import pandas as pd
 
-    columns, frames = _effect_frames(
+    columns, frames, _, _ = _effect_frames(
         model, vcf, genome, ref_mismatch=ref_mismatch, strict=strict, rc_average=rc_average,
-        batch_size=batch_size, device=device, progress=progress, stats=VariantStats(),
+        batch_size=batch_size, device=device, progress=progress, stats=VariantStats(), part=part,
     )  # fmt: skip
     frames = list(frames)
     if not frames:
@@ -392,6 +415,10 @@ def score_variants_file(
     batch_size: int = 256,
     device: str | None = None,
     progress: bool | None = False,
+    part: tuple[int, int] | None = None,
+    attribution: str | None = None,
+    attribution_top: int = 20,
+    target: int | str | None = None,
 ) -> VariantStats:
     """Score every variant of a VCF and write the effects as a table, streaming.
 
@@ -403,106 +430,109 @@ def score_variants_file(
         standard output.
     overwrite
         Replace an existing ``out`` (otherwise an error before any work).
+    attribution
+        ``"ism"`` or ``"saliency"``: also explain the ``attribution_top`` variants with the
+        largest ``|<target>_diff|``: their reference and alternative attribution maps in
+        ``NAME.npz`` and paired logos in ``NAME.html`` beside ``out`` (``NAME``: its name
+        without the table's extensions; :mod:`seqcnn.variant_report`), each written
+        atomically once the table is.
+    target
+        The output ranked and explained, by index or name (default: the first).
 
     The other parameters are those of :func:`score_variants`.
 
     Returns
     -------
     VariantStats
-        Records read, rows written, REF mismatches, alleles skipped by reason.
+        Records read, rows written, REF mismatches, alleles skipped by reason, the files
+        written besides the table.
     """
-    from .tables import require_pyarrow, table_format
+    from .tables import require_pyarrow, table_format, write_frames
 
     fmt, compress = table_format(out, fmt)
     if fmt == "parquet":
         require_pyarrow()
     to_file = out is not None and out != "-"
-    if to_file and not overwrite and os.path.exists(out):
-        raise UsageError("output already exists; use --force to replace it", path=str(out))
+    extra = _attribution_paths(out, attribution) if attribution is not None else []
+    for path in [out] * to_file + extra:
+        if not overwrite and os.path.exists(path):
+            raise UsageError("output already exists; use --force to replace it", path=str(path))
     stats = VariantStats()
-    columns, frames = _effect_frames(
+    top = None if attribution is None else (attribution_top, 0 if target is None else target)
+    columns, frames, model, kept = _effect_frames(
         model, vcf, genome, ref_mismatch=ref_mismatch, strict=strict, rc_average=rc_average,
-        batch_size=batch_size, device=device, progress=progress, stats=stats,
+        batch_size=batch_size, device=device, progress=progress, stats=stats, part=part, top=top,
     )  # fmt: skip
-    write_frames(frames, out, columns, fmt=fmt, compress=compress)
+    write_frames(frames, out, columns, text_columns=VARIANT_COLUMNS, fmt=fmt, compress=compress,
+                 empty=_empty_frame(columns, parquet=True))  # fmt: skip
+    if kept is not None:
+        from .variant_report import explain_variants
+
+        summary = {"model": model.source, "variants": vcf if isinstance(vcf, (str, os.PathLike))
+                   else "(table)", "genome": getattr(genome, "path", genome),
+                   "scored": stats.summary()}  # fmt: skip
+        name = kept.column[: -len("_diff")]
+        stats.files = explain_variants(model, kept, *extra, method=attribution, target=name,
+                                       batch_size=batch_size, summary=summary)  # fmt: skip
     return stats
 
 
-# ------------------------------------------------------------------------------ writing
+def _attribution_paths(out, method: str) -> list:
+    from .variant_report import ATTRIBUTION_METHODS, report_paths
 
-
-def write_frames(frames, out, columns: list[str], *, fmt: str = "tsv",
-                 compress: bool = False) -> int:  # fmt: skip
-    """Write DataFrames with ``columns`` as one table: text (``%.9g`` floats, ``\\n`` line
-    ends, UTF-8) or Parquet, to a file atomically or to standard output (``None``/``"-"``).
-
-    The first frame is computed before anything is written, so that an error in the first
-    chunk leaves nothing behind on standard output either.
-    """
-    import gzip
-    import itertools
-    import sys
-
-    from ._io import atomic_path
-
-    frames = iter(frames)
-    first = next(frames, None)
-    chained = (frame[columns] for frame in itertools.chain([first] if first is not None else [],
-                                                          frames))  # fmt: skip
+    if method not in ATTRIBUTION_METHODS:
+        raise UsageError(
+            f"unknown attribution method '{method}'; choose one of {', '.join(ATTRIBUTION_METHODS)}"
+        )
     if out is None or out == "-":
-        return _write_text(chained, sys.stdout, columns, fmt)
-    with atomic_path(out) as tmp:
-        if fmt == "parquet":
-            return _write_parquet(chained, tmp, columns)
-        opener = gzip.open if compress else open
-        with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
-            return _write_text(chained, handle, columns, fmt)
+        raise UsageError("attributions are written beside the table: give it a file name (-o)")
+    return list(report_paths(out))
 
 
-def _write_text(frames, handle, columns: list[str], fmt: str) -> int:
-    import csv
+def gather_variant_tables(
+    paths, out: str | os.PathLike | None, *, fmt: str | None = None, overwrite: bool = True
+) -> int:
+    """Join the tables of ``score_variants_file(..., part=(k, n))`` for ``k = 1..n``, in that
+    order, into the table of one run (the same bytes, for text tables).
 
-    separator = "," if fmt == "csv" else "\t"
-    special = separator + '"\r\n'
-    # One %-format per row: several times faster than pandas' to_csv with a float format.
-    line = separator.join("%s" if c in VARIANT_COLUMNS else "%.9g" for c in columns) + "\n"
-    handle.write(separator.join(columns) + "\n")
-    rows = 0
-    for frame in frames:
-        values = [frame[c].tolist() for c in columns]
-        texts = "".join(str(v) for c, column in zip(columns, values, strict=True)
-                        if c in VARIANT_COLUMNS for v in column)  # fmt: skip
-        if any(char in texts for char in special):  # quoted as the csv module does
-            formatted = [column if c in VARIANT_COLUMNS else [f"{v:.9g}" for v in column]
-                         for c, column in zip(columns, values, strict=True)]  # fmt: skip
-            csv.writer(handle, delimiter=separator, lineterminator="\n").writerows(
-                zip(*formatted, strict=True)
-            )
-        else:
-            handle.write("".join(line % row for row in zip(*values, strict=True)))
-        rows += len(frame)
-    handle.flush()
-    return rows
+    Parameters
+    ----------
+    paths
+        The parts' tables (TSV, CSV, either ``.gz``, or Parquet; formats may be mixed), all
+        with the same columns.
+    out
+        The table (format from the extension or ``fmt``), written atomically; ``None`` or
+        ``"-"``: TSV on standard output.
 
+    Returns
+    -------
+    int
+        The rows written.
+    """
+    from .errors import DataError
+    from .tables import read_frames, require_pyarrow, table_columns, table_format, write_frames
 
-def _write_parquet(frames, path, columns: list[str]) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    writer, rows = None, 0
-    try:
-        for frame in frames:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(str(path), table.schema)
-            writer.write_table(table)
-            rows += len(frame)
-        if writer is None:
-            table = pa.Table.from_pandas(_empty_frame(columns).astype(
-                {c: str for c in VARIANT_COLUMNS if c not in ("pos", "norm_pos")}
-            ), preserve_index=False)  # fmt: skip
-            pq.write_table(table, str(path))
-    finally:
-        if writer is not None:
-            writer.close()
-    return rows
+    if isinstance(paths, (str, os.PathLike)) or not len(paths):
+        raise UsageError("give the tables of the parts to gather, in order")
+    fmt, compress = table_format(out, fmt)
+    if fmt == "parquet" or any(table_format(p, None, kind="input")[0] == "parquet" for p in paths):
+        require_pyarrow()
+    if out not in (None, "-") and not overwrite and os.path.exists(out):
+        raise UsageError("output already exists; use --force to replace it", path=str(out))
+    columns = table_columns(paths[0])
+    if columns[: len(VARIANT_COLUMNS)] != list(VARIANT_COLUMNS) or len(columns) == len(
+        VARIANT_COLUMNS
+    ):
+        raise DataError(
+            f"not a table of variant effects: its columns should start with "
+            f"{', '.join(VARIANT_COLUMNS)}, then the scores",
+            path=str(paths[0]),
+        )
+    for path in paths[1:]:
+        if table_columns(path) != columns:
+            raise DataError(f"its columns differ from those of {paths[0]}", path=str(path))
+    empty = _empty_frame(columns, parquet=True)
+    dtypes = {c: str if t.kind == "O" else t for c, t in empty.dtypes.items()}
+    frames = (frame for path in paths for frame in read_frames(path, dtypes))
+    return write_frames(frames, out, columns, text_columns=VARIANT_COLUMNS, fmt=fmt,
+                        compress=compress, empty=empty)  # fmt: skip

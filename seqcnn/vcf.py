@@ -122,6 +122,12 @@ class VariantReader:
         Make an allele that would be skipped an error.
     chunk_size
         Alleles per chunk.
+    part
+        ``(k, n)``: only the ``k``-th (from 1) of ``n`` parts of the scorable alleles, in
+        file order, cut at multiples of ``chunk_size`` (so a part's chunks are those one
+        reader of the whole file yields); a first pass over the file counts them.  Records
+        and skipped alleles count in the part of the next scorable allele (the last part
+        for those after the last), so the parts' counts add up to the file's.
 
     Attributes
     ----------
@@ -139,9 +145,15 @@ class VariantReader:
     (1020, Counter({'symbolic': 3}))
     """
 
-    def __init__(self, source: Any, *, strict: bool = False, chunk_size: int = 4096):
+    def __init__(self, source: Any, *, strict: bool = False, chunk_size: int = 4096,
+                 part: tuple[int, int] | None = None):  # fmt: skip
         if chunk_size < 1:
             raise UsageError(f"chunk_size must be at least 1, got {chunk_size}")
+        if part is not None:
+            k, n = (int(v) for v in part)
+            if not 1 <= k <= n:
+                raise UsageError(f"part {k}/{n} does not exist; parts are numbered 1 to {n}")
+        self.part = part
         self.source = source
         self.strict = strict
         self.chunk_size = chunk_size
@@ -164,15 +176,42 @@ class VariantReader:
                 f"chrom, pos, ref, alt; got {type(source).__name__}"
             )
 
+    def _rows(self) -> Iterator[tuple]:
+        return self._frame_rows() if _is_frame(self.source) else self._vcf_rows()
+
+    def _bounds(self) -> tuple[int, int | None]:
+        """The scorable alleles ``[low, high)`` of this part (``high`` None: to the end)."""
+        if self.part is None:
+            return 0, None
+        k, n = self.part
+        total = sum(
+            allele_problem(ref) is None and allele_problem(alt) is None
+            for _, _, _, ref, alts in self._rows()
+            for alt in alts
+        )
+        units = -(-total // self.chunk_size)
+        low, high = ((units * p // n) * self.chunk_size for p in (k - 1, k))
+        return min(low, total), None if k == n else min(high, total)
+
     def __iter__(self) -> Iterator[Alleles]:
-        rows = self._frame_rows() if _is_frame(self.source) else self._vcf_rows()
+        low, high = self._bounds()
+        high = float("inf") if high is None else high
         chunk = Alleles()
-        for chrom, pos, id_, ref, alts in rows:
-            self.records += 1
+        scorable = 0  # scorable alleles before this one, in the whole file
+        for chrom, pos, id_, ref, alts in self._rows():
+            if scorable >= high:
+                break
+            self.records += scorable >= low
+            ref_problem = allele_problem(ref)
             for alt in alts:
-                reason = allele_problem(ref) or allele_problem(alt)
+                reason = ref_problem or allele_problem(alt)
+                inside = low <= scorable < high
                 if reason is not None:
-                    self._skip(reason, chrom, pos, ref, alt)
+                    if inside:
+                        self._skip(reason, chrom, pos, ref, alt)
+                    continue
+                scorable += 1
+                if not inside:
                     continue
                 chunk.append(chrom, pos, id_, ref, alt)
                 if len(chunk) >= self.chunk_size:
@@ -223,7 +262,7 @@ class VariantReader:
                 ) from None
             try:
                 records = iter(vcf)
-                where = "the first record"
+                where, number = "the first record", 0
                 while True:
                     try:
                         record = next(records)
@@ -236,7 +275,8 @@ class VariantReader:
                             path=self.name,
                         ) from None
                     chrom, pos = record.CHROM, record.POS
-                    where = f"record {self.records + 1} ({chrom}:{pos})"
+                    number += 1
+                    where = f"record {number} ({chrom}:{pos})"
                     yield chrom, pos, record.ID or ".", record.REF, record.ALT or [None]
             finally:
                 vcf.close()

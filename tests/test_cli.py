@@ -55,6 +55,7 @@ def _choice_constants() -> dict:
     from seqcnn.predict import AGGREGATES
     from seqcnn.scan import SCAN_FORMATS
     from seqcnn.training import REGRESSION_LOSSES, SCHEDULES
+    from seqcnn.variant_report import ATTRIBUTION_METHODS
 
     return {
         ("encode", "task"): TASKS,
@@ -79,6 +80,7 @@ def _choice_constants() -> dict:
         ("scan", "device"): DEVICES,
         ("variants", "ref_mismatch"): REF_MISMATCH,
         ("variants", "device"): DEVICES,
+        ("variants", "attribution"): ATTRIBUTION_METHODS,
     }
 
 

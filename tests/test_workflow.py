@@ -154,3 +154,56 @@ def test_lint_is_clean_with_a_scan(tmp_path):
     result = snakemake("--lint", "--configfile", "config.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def varianted(run):
+    """The variant rules on the trained model of ``run``: a VCF scored in three parts."""
+    from conftest import random_sequences
+
+    (one,) = random_sequences(1, 3000, seed=11)
+    write_fasta_file(run / "vref.fa.gz", [("1", one)], width=60, compress="bgzip")
+    rows = []
+    for k, p in enumerate(range(40, 2900, 61)):  # SNVs, a deletion, an insertion, <DEL>
+        base = one[p]
+        alt = ["ACGT"[("ACGT".index(base) + 1) % 4], base + "GG", "<DEL>"][k % 3]
+        ref = one[p : p + 3] if k % 7 == 0 else base
+        rows.append(f"chr1\t{p + 1}\tv{k}\t{ref}\t{alt if k % 7 else base}\t.\t.\t.\n")
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    (run / "calls.vcf").write_text(header + "".join(rows))
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    # Batches of 2 (chunks of 8 alleles): three parts of a few chunks each.
+    config["variants"] = {"vcf": {"calls": "calls.vcf"}, "genome": "vref.fa.gz", "parts": 3,
+                          "batch_size": 2}  # fmt: skip
+    (run / "config_variants.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("out/variants/calls.tsv", "--cores", 2, "--configfile",
+                       "config_variants.yaml", cwd=run)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rule train" not in result.stdout + result.stderr  # the model is up to date
+    return run
+
+
+def test_gathered_variants_equal_one_run(varianted):
+    out = varianted / "out"
+    logs = {p.name for p in (out / "logs" / "variants" / "calls").iterdir()}
+    assert logs == {"part_001.log", "part_002.log", "part_003.log", "gather.log"}
+    parts = out / "variant_parts"
+    assert not parts.exists() or not list(parts.rglob("*.tsv"))  # temporary
+    direct = varianted / "direct_variants.tsv"
+    result = run_seqcnn(
+        "variants", varianted / "calls.vcf", "-m", out / "model", "--genome",
+        varianted / "vref.fa.gz", "--batch-size", 2, "--threads", 1, "-o", direct,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    gathered = (out / "variants" / "calls.tsv").read_text()
+    assert gathered == direct.read_text()
+    assert gathered.count("\n") > 30 and gathered.startswith("chrom\tpos\tid\tref\talt\t")
+
+
+def test_lint_is_clean_with_variants(tmp_path):
+    config = yaml.safe_load((ROOT / "workflows" / "config.yaml").read_text())
+    config["variants"] = {"vcf": {"calls": "calls.vcf.gz"}, "genome": "ref.fa.gz", "parts": 4}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("--lint", "--configfile", "config.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr

@@ -1,13 +1,18 @@
 """``seqcnn variants``: VCF + genome -> table of variant effects, by
-:func:`seqcnn.variants.score_variants_file`."""
+:func:`seqcnn.variants.score_variants_file`; the tables of parts -> one, by
+:func:`seqcnn.variants.gather_variant_tables` (``--gather``)."""
 
 from __future__ import annotations
+
+import re
 
 import click
 
 from ..alleles import REF_MISMATCH
+from ..errors import UsageError
 from ..forward import DEVICES
 from ..tables import TABLE_FORMATS
+from ..variant_report import ATTRIBUTION_METHODS, DEFAULT_TOP
 from .options import (
     CONTEXT,
     force_option,
@@ -20,10 +25,23 @@ from .options import (
 
 # ".tsv, .csv, .parquet"
 _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
+# Options that only scoring uses (an error with --gather when given on the command line).
+_SCORE_ONLY = ("model_path", "genome", "ref_mismatch", "strict", "rc_average", "batch_size",
+               "device", "part", "attribution", "attribution_top", "target")  # fmt: skip
+
+
+def _part(ctx, param, value):
+    """``K/N`` -> ``(K, N)`` with ``1 <= K <= N``."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise UsageError(f"--part '{value}' is not K/N with 1 <= K <= N (e.g. 2/8)")
+    return int(match.group(1)), int(match.group(2))
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("vcf", type=click.Path())
+@click.argument("vcf", nargs=-1, type=click.Path(), metavar="VCF")
 @click.option(
     "-m",
     "--model",
@@ -33,7 +51,6 @@ _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
 )
 @click.option(
     "--genome",
-    required=True,
     type=click.Path(),
     help="Indexed reference FASTA (plain or bgzip; a missing .fai/.gzi is built).",
 )
@@ -67,10 +84,42 @@ _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option(
+    "--attribution",
+    type=click.Choice(ATTRIBUTION_METHODS),
+    help="Also explain the variants with the largest |TARGET_diff|: their reference and "
+    "alternative attribution maps in NAME.npz and paired logos in NAME.html beside the "
+    "table -o NAME.tsv.",
+)
+@click.option(
+    "--attribution-top",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TOP,
+    show_default=True,
+    help="How many variants --attribution explains.",
+)
+@click.option(
+    "--target",
+    help="The output --attribution ranks by and explains, by name or index [default: the first].",
+)
+@click.option(
+    "--part",
+    callback=_part,
+    metavar="K/N",
+    help="Score only the K-th of N parts of the variants (join the parts' tables with "
+    "--gather: the table of one run).",
+)
+@click.option(
+    "--gather",
+    is_flag=True,
+    help="Join the tables of --part 1/N..N/N, given in order as VCF arguments, into -o.",
+)
 @threads_option
 @force_option("file")
 @quiet_option
+@click.pass_context
 def variants(
+    ctx,
     vcf,
     model_path,
     genome,
@@ -80,6 +129,11 @@ def variants(
     rc_average,
     batch_size,
     device,
+    attribution,
+    attribution_top,
+    target,
+    part,
+    gather,
     threads,
     force,
     quiet,
@@ -101,17 +155,34 @@ def variants(
     Examples:
       seqcnn variants calls.vcf.gz --genome hg19.fa.gz -m ctcf_model -o effects.tsv
       seqcnn variants calls.bcf --genome hg38.fa --ref-mismatch skip -o effects.parquet
+      seqcnn variants calls.vcf.gz --genome hg19.fa.gz -m ctcf_model -o effects.tsv \\
+          --attribution ism --attribution-top 10       # + effects.npz, effects.html
+      seqcnn variants calls.vcf.gz --genome hg19.fa.gz -m ctcf_model --part 2/8 -o p2.tsv
+      seqcnn variants --gather p1.tsv p2.tsv ... p8.tsv -o effects.tsv
     """
     from .._io import check_output
-    from ..variants import score_variants_file
+    from ..variants import gather_variant_tables, score_variants_file
 
     if out not in (None, "-"):  # before the model is loaded; checked again on writing
         check_output(out, overwrite=force)
     setup_logging(quiet)
+    if gather:
+        _check_gather(ctx, vcf)
+        rows = gather_variant_tables(list(vcf), out, overwrite=force)
+        if out not in (None, "-") and not quiet:
+            click.echo(f"wrote {out}: {rows} variants from {len(vcf)} parts", err=True)
+        return
+    if len(vcf) != 1:
+        what = f"unexpected argument '{vcf[1]}': part tables go with --gather" if vcf else ""
+        raise UsageError(what or "give one VCF/BCF file")
+    if genome is None:
+        raise UsageError("missing option '--genome': the reference genome (indexed FASTA)")
+    if attribution is None and (target is not None or _given(ctx, "attribution_top")):
+        raise UsageError("--target and --attribution-top go with --attribution")
     use_threads(threads)
     stats = score_variants_file(
         model_path,
-        vcf,
+        vcf[0],
         genome,
         out,
         overwrite=force,
@@ -121,6 +192,28 @@ def variants(
         batch_size=batch_size,
         device=device,
         progress=progress(quiet),
+        part=part,
+        attribution=attribution,
+        attribution_top=attribution_top,
+        target=target,
     )
     if out not in (None, "-") and not quiet:
-        click.echo(f"wrote {out}: {stats.summary()}", err=True)
+        files = "".join(f", {path}" for path in stats.files)
+        click.echo(f"wrote {out}{files}: {stats.summary()}", err=True)
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether option ``name`` was given (not left at its default)."""
+    from click.core import ParameterSource
+
+    defaults = (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+    return ctx.get_parameter_source(name) not in defaults
+
+
+def _check_gather(ctx: click.Context, tables) -> None:
+    flags = {p.name: p.opts[-1] for p in ctx.command.params}
+    given = [flags[n] for n in _SCORE_ONLY if _given(ctx, n)]
+    if given:
+        raise UsageError(f"{', '.join(given)} go with scoring, not --gather")
+    if not tables:
+        raise UsageError("--gather needs the parts' tables, in order")

@@ -14,6 +14,8 @@ notebook.
   once as pixels (:func:`render`, :func:`write_png`, :func:`mosaic`);
 - :mod:`~seqcnn.plots.patterns`: :func:`plot_pattern` (a discovered motif: CWM above PWM)
   and :func:`draw_pattern_logos`;
+- :mod:`~seqcnn.plots.variants`: :func:`plot_variant_logos` (a variant's reference and
+  alternative attribution logos, paired);
 - :mod:`~seqcnn.plots.gallery`: many figures into a folder at once, drawn fast (one logo
   per filter and their overview, one attribution map per sequence), as ``seqcnn
   interpret`` writes them.
@@ -48,6 +50,7 @@ from .gallery import (
 )
 from .logos import COLOR_SCHEME, plot_attribution_logo, plot_filter_overview, plot_logo
 from .patterns import draw_pattern_logos, pattern_title, plot_pattern
+from .variants import VARIANT_FLANK, plot_variant_logos
 
 __all__ = [
     "plot_logo",
@@ -73,4 +76,6 @@ __all__ = [
     "plot_pattern",
     "pattern_title",
     "draw_pattern_logos",
+    "plot_variant_logos",
+    "VARIANT_FLANK",
 ]
