@@ -11,10 +11,15 @@ same TF; a dimer such as ``FOSL1::JUN`` counts for FOSL1); a pattern is **spurio
 none of its significant matches is a planted TF.  Time is split into attributions,
 clustering and matching.
 
+Without ``--target``, discovery runs per output (each output explained over the sequences
+predicted for it, clustered on its own; patterns ``<output>/pattern_<k>``); patterns count
+as recovered the same way, and each output's line says whether a positive pattern of that
+output matches the output's own planted TF (``own``).
+
 Usage::
 
     python benchmarks/discovery.py --model demo/seqcnn_model [--sequences 5000]
-        [--shuffles 20] [--max-seqlets 2000] [--target all]
+        [--shuffles 20] [--max-seqlets 2000] [--target NAME] [--max-per-output N]
     python benchmarks/discovery.py --model m --fasta ../shared/data/ctcf.fa.gz --expect CTCF
 """
 
@@ -42,7 +47,8 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=5000)
     parser.add_argument("--shuffles", type=int, default=20)
     parser.add_argument("--max-seqlets", type=int, default=2000)
-    parser.add_argument("--target", default=None, help="output name or index (default: all)")
+    parser.add_argument("--target", default=None, help="output name or index (default: per output)")
+    parser.add_argument("--max-per-output", type=int, default=None)
     parser.add_argument("--expect", default=None, help="TF names to look for (comma-separated)")
     parser.add_argument("--out", default=None, help="write patterns and logos here")
     args = parser.parse_args()
@@ -66,6 +72,7 @@ def main() -> None:
         ids=data.ids,
         n_shuffles=args.shuffles,
         max_seqlets=args.max_seqlets,
+        max_per_output=args.max_per_output,
         batch_size=256,
         progress=False,
     )
@@ -81,6 +88,7 @@ def main() -> None:
         planted = {}
     recovered: dict[str, list[str]] = {}
     spurious = []
+    own: dict[str, bool] = {}  # output -> a positive pattern of it matches its planted TF
     for pattern in found.patterns:
         hits = [] if matches is None else matches[matches["filter"] == pattern.name]
         mine = set()
@@ -94,12 +102,37 @@ def main() -> None:
             recovered.setdefault(tf, []).append(pattern.name)
         if not mine:
             spurious.append(pattern.name)
+        if pattern.output is not None and found.outputs is not None:
+            tf = pattern.output.split("_", 1)[-1].upper()
+            own[pattern.output] = own.get(pattern.output, False) or (
+                pattern.sign > 0 and tf in mine
+            )
 
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     table = found.table()
     print(table.to_string(max_colwidth=40))
+    per_output = {}
+    if found.outputs is not None:
+        for row in found.outputs.itertuples():
+            mine = [p for p in found.patterns if p.output == row.output]
+            tfs = sorted({tf for tf, names in recovered.items() for p in mine if p.name in names})
+            per_output[row.output] = {
+                "predicted": int(row.predicted),
+                "explained": int(row.explained),
+                "patterns": int(row.patterns),
+                "positive": sum(p.sign > 0 for p in mine),
+                "seqlets": int(row.seqlets),
+                "own": bool(own.get(row.output, False)),
+                "matches_planted": tfs,
+            }
+            print(
+                f"{row.output:<20} predicted {row.predicted:>5} explained {row.explained:>4} "
+                f"patterns {row.patterns:>2} ({per_output[row.output]['positive']} +) "
+                f"seqlets {row.seqlets:>5} own TF: {'yes' if own.get(row.output) else 'no ':<3} "
+                f"planted TFs matched: {', '.join(tfs)}"
+            )
     summary = {
         "model": args.model,
         "architecture": model.config["model"]["architecture"],
@@ -114,6 +147,9 @@ def main() -> None:
         "recovered_by": {tf: recovered[tf] for tf in sorted(recovered)},
         "missed": sorted(set(wanted) - set(recovered)),
         "spurious": spurious,
+        "explained_rows": len(found.rows),
+        "own_output_recovered": f"{sum(own.values())}/{len(per_output)}" if per_output else None,
+        "per_output": per_output,
         "convergence": found.convergence.summary(),
         "seconds": {**found.timings, "end_to_end": round(total, 1)},
         "load_average_before": [round(v, 2) for v in load],

@@ -516,6 +516,7 @@ def _attributions_html(attributions: Sequence[tuple[str, Image]]) -> str:
 # column -> (header, tooltip, kind) of the discovered-motif table.
 _PATTERN_COLUMNS: dict[str, tuple[str, str, str]] = {
     "pattern": ("Pattern", "TF-MoDISco pattern (negative_: bases that lower the output)", "name"),
+    "output": ("Output", "The output whose attributions the pattern was found in", "text"),
     "n_seqlets": ("Seqlets", "Sequence windows clustered into the pattern", "int"),
     "consensus": ("Consensus", "Consensus of the pattern's core", "sequence"),
     "information": ("IC (bits)", "Information content of the core's base frequencies", "bits"),

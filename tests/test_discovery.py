@@ -20,7 +20,7 @@ from seqcnn.motifs import (
     discover_motifs,
     discovery_settings,
     find_patterns,
-    predicted_outputs,
+    output_rows,
     read_meme,
     write_discovery,
 )
@@ -213,47 +213,168 @@ def test_interpret_checks_discovery_options_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_predicted_outputs_per_task():
-    logits = np.array([[2.0, -1.0, 0.5], [-3.0, -1.0, -2.0]])
-    np.testing.assert_array_equal(predicted_outputs(logits, "multilabel"), [[1, 0, 1], [0, 1, 0]])
-    np.testing.assert_array_equal(predicted_outputs(logits, "multiclass"), [[1, 0, 0], [0, 1, 0]])
-    np.testing.assert_array_equal(predicted_outputs(logits, "regression"), np.ones((2, 3)))
-    np.testing.assert_array_equal(predicted_outputs(logits, None), np.ones((2, 3)))
+def test_output_rows_per_task():
+    logits = np.array([[2.0, -1.5, 0.5], [-3.0, -1.0, -2.0], [1.0, 3.0, -0.5], [0.5, -2, -1]])
+    # Multilabel: probability >= 0.5, the highest-scoring first when capped.
+    rows = output_rows(logits, "multilabel", min_per_output=1, max_per_output=4)
+    assert [r.tolist() for r in rows] == [[0, 2, 3], [2], [0]]
+    rows = output_rows(logits, "multilabel", min_per_output=1, max_per_output=2)
+    assert [r.tolist() for r in rows] == [[0, 2], [2], [0]]
+    # Too few predicted: filled up with the highest-scoring others.
+    rows = output_rows(logits, "multilabel", min_per_output=2, max_per_output=4)
+    assert [r.tolist() for r in rows] == [[0, 2, 3], [1, 2], [0, 2]]
+    # Multiclass: the predicted class; probabilities, not logits, rank the fill-up (row 1
+    # gives class 2 the larger share, row 0 the larger logit).
+    rows = output_rows(logits, "multiclass", min_per_output=1, max_per_output=4)
+    assert [r.tolist() for r in rows] == [[0, 3], [1, 2], [1]]
+    # Regression (and unknown tasks): the top fraction by value.
+    rows = output_rows(logits, "regression", min_per_output=1, fraction=0.5, max_per_output=4)
+    assert [r.tolist() for r in rows] == [[0, 2], [1, 2], [0, 2]]
+    assert [r.tolist() for r in output_rows(logits, None, min_per_output=1)] == [[0], [2], [0]]
+    # The default cap keeps the rows near N in all: ceil(4 / 3) = 2, at least min_per_output.
+    assert [len(r) for r in output_rows(logits, "multilabel", min_per_output=1)] == [2, 1, 1]
+    assert [len(r) for r in output_rows(logits, "multilabel")] == [4, 4, 4]
+    with pytest.raises(UsageError, match="at least 1"):
+        output_rows(logits, "multilabel", max_per_output=0)
 
 
 class _TwoScanners(nn.Module):
-    """Two outputs, each the best site of one PWM (multilabel)."""
+    """Two outputs, each the best site of one PWM minus a bias (multilabel)."""
 
-    def __init__(self, pwms, length: int):
+    def __init__(self, pwms, length: int, bias=(0.0, 0.0), names=None):
         super().__init__()
         self.scanners = nn.ModuleList(Scanner(p, length) for p in pwms)
+        with torch.no_grad():
+            for scanner, value in zip(self.scanners, bias, strict=True):
+                scanner.head.bias.fill_(-value)
         self.config = {"input_length": length, "n_outputs": 2, "task": "multilabel"}
+        if names is not None:
+            self.config["output_names"] = list(names)
+        self.eval()
 
     def forward(self, x):
         return torch.cat([s(x) for s in self.scanners], dim=1)
 
 
-def test_without_a_target_each_sequence_explains_its_predicted_outputs():
+def test_without_a_target_each_output_is_explained_on_its_own_rows():
     data = simulate(n_sequences=12, length=60, motifs=["YY1", "SRF"], count_probs=(1.0,), seed=2)
-    network = _TwoScanners([data.motifs[m] for m in data.motif_names], 60).eval()
+    network = _TwoScanners([data.motifs[m] for m in data.motif_names], 60)
     x = one_hot(data.sequences)
-    found = discover_motifs(network, x, motif_db=None, n_shuffles=3, min_metacluster=1000)
-    assert found.target.startswith("the outputs predicted for each sequence")
-    assert found.convergence.converged and not found.patterns
-    # The same as explaining, sequence by sequence, the outputs it is predicted to have.
+    found = discover_motifs(
+        network, x, motif_db=None, n_shuffles=3, min_metacluster=1000, min_per_output=4,
+        max_per_output=5,
+    )  # fmt: skip
+    assert found.target.startswith("each of 2 outputs") and not found.patterns
+    # The rows: output by output, the sequences output_rows picks for it.
+    with torch.no_grad():
+        logits = network(torch.from_numpy(x)).numpy()
+    groups = output_rows(logits, "multilabel", min_per_output=4, max_per_output=5)
+    np.testing.assert_array_equal(found.rows, np.concatenate(groups))
+    np.testing.assert_array_equal(found.row_outputs, np.repeat([0, 1], [len(g) for g in groups]))
+    assert found.outputs["explained"].tolist() == [5, 5] and found.n_sequences == 12
+    # One pass, each row explaining its own output alone.
     from seqcnn.attribution import deep_lift_shap
 
-    with torch.no_grad():
-        weights = predicted_outputs(network(torch.from_numpy(x)).numpy(), "multilabel")
-    assert weights.sum(axis=1).min() >= 1
-    np.testing.assert_array_equal(
-        found.attributions,
-        deep_lift_shap(network, x, output_weights=weights, n_shuffles=3).attributions,
+    assert found.convergence.converged and found.attributions.shape == (10, 4, 60)
+    again = deep_lift_shap(
+        network, x[found.rows], None, output_weights=np.eye(2)[found.row_outputs], n_shuffles=3
     )
+    np.testing.assert_array_equal(found.attributions, again.attributions)
+    alone = deep_lift_shap(network, x[found.rows[:5]], target=0, n_shuffles=3)
+    np.testing.assert_allclose(found.attributions[:5], alone.attributions, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def two_outputs():
+    """Two scanners (YY1, SRF) on sequences with one or two sites; each output predicted
+    where its motif was planted."""
+    data = simulate(n_sequences=500, length=LENGTH, motifs=["YY1", "SRF"], count_probs=(0.6, 0.4),
+                    seed=1)  # fmt: skip
+    x = one_hot(data.sequences)
+    pwms = [data.motifs[m] for m in data.motif_names]
+    with torch.no_grad():
+        logits = _TwoScanners(pwms, LENGTH)(torch.from_numpy(x)).numpy()
+    # Each output's bias halfway between the typical scores with and without its motif.
+    labels = data.labels
+    bias = [
+        (np.median(logits[labels[:, k] == 1, k]) + np.median(logits[labels[:, k] == 0, k])) / 2
+        for k in range(2)
+    ]
+    network = _TwoScanners(pwms, LENGTH, bias, names=["YY1 site", "SRF"])
+    ids = [f"r{i}" for i in range(len(x))]
+    found = discover_motifs(network, x, ids=ids, motif_db=MOTIF_FILE, n_shuffles=10)
+    return data, labels, ids, found
+
+
+def test_two_outputs_each_find_their_own_motif(two_outputs):
+    _, labels, _, found = two_outputs
+    assert found.convergence.converged, found.convergence.summary()
+    assert list(found.outputs["output"]) == ["YY1 site", "SRF"]
+    # The rows explained for an output are (mostly) those where its motif was planted,
+    # and sequences with both motifs are explained twice.
     for k in range(2):
-        alone = deep_lift_shap(network, x, target=k, n_shuffles=3)
-        rows = (weights == np.eye(2)[k]).all(axis=1)
-        np.testing.assert_allclose(found.attributions[rows], alone.attributions[rows], atol=1e-5)
+        rows = found.rows[found.row_outputs == k]
+        assert labels[rows, k].mean() > 0.9
+    assert len(found.rows) > len(set(found.rows.tolist()))
+    by_output = {}
+    for pattern in found.patterns:
+        by_output.setdefault(pattern.output, []).append(pattern)
+    for output, motif, other in (("YY1 site", "YY1", "SRF"), ("SRF", "SRF", "YY1")):
+        top = by_output[output][0]
+        assert top.sign == 1 and top.best_match().endswith(motif), found.table()
+        positive = [p for p in by_output[output] if p.sign > 0 and p.best_match()]
+        assert not any(p.best_match().endswith(other) for p in positive)
+    table = found.table()
+    assert table.loc[0, "pattern"] == "YY1_site/pattern_1" and table.loc[0, "output"] == "YY1 site"
+    assert found.patterns[0].file_stem == "YY1_site__pattern_1"
+    assert set(found.matches["filter"]) <= set(table["pattern"])
+
+
+def test_seqlets_map_back_through_the_repetition(two_outputs):
+    data, _, ids, found = two_outputs
+    sites = data.instances
+    for pattern in found.patterns[:1] + [p for p in found.patterns if p.output == "SRF"][:1]:
+        seqlets = pattern.seqlets
+        assert (seqlets["pattern"] == pattern.name).all()
+        # index: the row of the sequences given (not of the repeated rows), id its record.
+        assert seqlets["index"].max() < len(ids)
+        assert (seqlets["id"] == [ids[i] for i in seqlets["index"]]).all()
+        motif = data.motif_names[0 if pattern.output == "YY1 site" else 1]
+        mine = sites[sites["motif"] == motif]
+        hits = []
+        for row in seqlets.itertuples():
+            here = mine[mine["id"] == data.ids[row.index]]
+            overlap = np.minimum(row.end, here["end"]) - np.maximum(row.start, here["start"])
+            hits.append(bool(len(here)) and overlap.max() >= 6)
+        # ... at the planted site of the output's own motif, in both kinds of sequences.
+        assert np.mean(hits) > 0.85, pattern.name
+        both = seqlets["index"].map(lambda i: len(set(sites[sites["id"] == data.ids[i]]["motif"])))
+        assert (both == 2).sum() >= 10
+
+
+def test_output_labels_are_file_safe_and_unique(two_outputs, tmp_path):
+    from seqcnn.motifs.modisco import file_stem
+    from seqcnn.motifs.per_output import output_labels
+
+    assert output_labels(["a b", "a_b", "c/d"]) == ["a_b", "a_b_1", "c/d"]
+    assert file_stem("c/d/pattern_2") == "c__d__pattern_2" and file_stem("x:y") == "x_y"
+    *_, found = two_outputs
+    write_discovery(found, tmp_path)
+    from seqcnn.plots import draw_pattern_logos
+
+    logos = draw_pattern_logos(found.patterns[:2], tmp_path / "logos")
+    for pattern in found.patterns[:2]:
+        assert (tmp_path / "matrices" / f"{pattern.file_stem}.cwm.tsv").exists()
+        assert logos[pattern.name] == tmp_path / "logos" / f"{pattern.file_stem}.png"
+    meme = read_meme(tmp_path / "patterns.meme")
+    assert set(meme) == {p.name for p in found.patterns}
+    table = pd.read_csv(tmp_path / "patterns.tsv", sep="\t")
+    assert table["output"].tolist() == [p.output for p in found.patterns]
+    from seqcnn.report import discovery_section
+
+    section = discovery_section(found.table(), logos)
+    assert ">Output<" in section and "<td>YY1 site</td>" in section
+    assert "YY1_site/pattern_1" in section
 
 
 def test_interpret_writes_the_patterns_and_a_report_section(planted, tmp_path):

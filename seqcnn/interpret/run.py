@@ -205,7 +205,8 @@ def interpret(
         Scores are of the raw logit; see :mod:`seqcnn.attribution`.
     discover, discover_sequences
         Also find motifs from DeepLIFT/SHAP attributions with TF-MoDISco, for ``target``
-        (default: each sequence's predicted outputs) over a random sample (fixed seed) of at most
+        (default: each output on its own, over the sequences predicted for it) over a
+        random sample (fixed seed) of at most
         ``discover_sequences`` of the sequences (``None``: all), into ``discovery/`` and a
         section of the report; see :func:`seqcnn.motifs.discover_motifs`.
     batch_size
@@ -468,10 +469,14 @@ def _discover(model, data, x, target, n, database, n_matches, q_threshold, batch
     write_discovery(found, folder)
     logos = draw_pattern_logos(found.patterns, folder / "logos", formats, progress)
     spent = ", ".join(f"{k} {v:.1f} s" for k, v in found.timings.items())
+    repeated = len(found.rows) != found.n_sequences
+    explained = f"{len(found.rows):,} explained rows, " if repeated else ""
+    per_output = " (each output's rows on their own)" if found.outputs is not None else ""
     notes = [
         f"DeepLIFT/SHAP of {found.target} over {found.n_sequences:,} sequences "
-        f"({found.n_shuffles} dinucleotide shuffles each), clustered by TF-MoDISco "
-        f"(modisco-lite); each pattern's core is matched like the filters. Time: {spent}.",
+        f"({explained}{found.n_shuffles} dinucleotide shuffles each), clustered by TF-MoDISco "
+        f"(modisco-lite){per_output}; each pattern's core is matched like the filters. "
+        f"Time: {spent}.",
         found.convergence.summary(),
     ]
     log.info(f"discovery: {len(found.patterns)} patterns; {found.convergence.summary()}")

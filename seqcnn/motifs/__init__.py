@@ -13,7 +13,8 @@ The pipeline step after training, one topic per module:
   nullifying it (Basset).
 - :mod:`~seqcnn.motifs.discovery`: motifs of any architecture, from DeepLIFT/SHAP
   attributions clustered by TF-MoDISco (:mod:`~seqcnn.motifs.modisco`, modisco-lite),
-  matched like the filters.
+  matched like the filters; per output, over the sequences predicted for it
+  (:mod:`~seqcnn.motifs.per_output`).
 
 Every matrix is position-major, shape ``(w, 4)``, columns A, C, G, T, as in MEME files and
 logomaker.  torch, pandas, memelite and pyjaspar are imported by the functions that need
@@ -29,17 +30,12 @@ Examples
 
 from seqcnn.alphabet import ALPHABET
 
-from .discovery import (
-    Discovery,
-    discover_motifs,
-    pattern_table,
-    predicted_outputs,
-    write_discovery,
-)
+from .discovery import Discovery, discover_motifs, pattern_table, write_discovery
 from .influence import filter_influence
 from .match import MATCH_COLUMNS, MATCH_DTYPES, jaspar_motifs, match_motifs, no_matches
 from .meme import MemeFile, MemeMotif, format_meme, read_meme, read_meme_file, write_meme
 from .modisco import DiscoverySettings, Pattern, discovery_settings, find_patterns
+from .per_output import output_rows, predicted_rows
 from .pwm import (
     FilterMotif,
     background_frequencies,
@@ -77,7 +73,8 @@ __all__ = [
     "discover_motifs",
     "discovery_settings",
     "find_patterns",
+    "output_rows",
     "pattern_table",
-    "predicted_outputs",
+    "predicted_rows",
     "write_discovery",
 ]

@@ -38,14 +38,22 @@ import numpy as np
 from seqcnn.alphabet import ALPHABET
 from seqcnn.errors import UsageError
 
-from .modisco import SEQLET_COLUMNS, DiscoverySettings, Pattern, discovery_settings, find_patterns
+from .modisco import (
+    SEQLET_COLUMNS,
+    DiscoverySettings,
+    Pattern,
+    discovery_settings,
+    file_stem,
+    find_patterns,
+)
+from .per_output import MIN_PER_OUTPUT, output_labels, output_rows, predicted_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from seqcnn.deeplift import Convergence
 
-__all__ = ["Discovery", "discover_motifs", "pattern_table", "predicted_outputs", "write_discovery"]
+__all__ = ["Discovery", "discover_motifs", "pattern_table", "write_discovery"]
 
 log = logging.getLogger("seqcnn")
 
@@ -59,22 +67,35 @@ class Discovery:
     Attributes
     ----------
     patterns
-        The patterns, positive first, each with its matches.
+        The patterns, positive first, each with its matches; per output (without a
+        target), output by output.
     matches
         All matches in one table (``filter`` = pattern name), as
         :func:`seqcnn.motifs.match_motifs` returns them.
     convergence
         The DeepLIFT/SHAP convergence check (:class:`seqcnn.deeplift.Convergence`).
     target
-        What was explained: an output name, or a sum of outputs.
+        What was explained: an output name, a sum of outputs, or each output over the
+        sequences predicted for it.
     settings
         The TF-MoDISco settings used.
     n_sequences, n_shuffles
-        Sequences attributed, and references per sequence.
+        Sequences given, and references per explained row.
     timings
-        Seconds spent on ``attributions``, ``clustering`` and ``matching``.
+        Seconds spent on ``attributions`` (with the forward pass that picks the rows),
+        ``clustering`` (every output's) and ``matching``.
     attributions, hypothetical
-        The scores, ``(N, 4, L)`` each (observed bases only / every base).
+        The scores, ``(R, 4, L)`` each (observed bases only / every base), one row per
+        explained row (see ``rows``).
+    rows
+        ``(R,)``: the sequence (row of ``x``) each row of the scores explains; with a
+        target, every sequence once.
+    row_outputs
+        ``(R,)``: the output each row is explained for, ``-1`` with a target.
+    outputs
+        Per output explained on its own rows (without a target): ``output``,
+        ``predicted`` (sequences the model predicts for it), ``explained`` (rows explained
+        for it), ``patterns`` and ``seqlets``.  Empty with a target.
     """
 
     patterns: list[Pattern]
@@ -87,6 +108,9 @@ class Discovery:
     timings: dict[str, float]
     attributions: np.ndarray = field(repr=False)
     hypothetical: np.ndarray = field(repr=False)
+    rows: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    row_outputs: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    outputs: pd.DataFrame | None = field(repr=False, default=None)
 
     def table(self) -> pd.DataFrame:
         """One row per pattern (:func:`pattern_table`)."""
@@ -96,48 +120,14 @@ class Discovery:
         """A few lines for people: patterns, matches, convergence, time."""
         matched = sum(p.best_match() is not None for p in self.patterns)
         spent = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        explained = f"{self.n_sequences:,} sequences"
+        if len(self.rows) != self.n_sequences:
+            explained += f" ({len(self.rows):,} explained rows)"
         return (
-            f"{len(self.patterns)} patterns from {self.n_sequences:,} sequences "
+            f"{len(self.patterns)} patterns from {explained} "
             f"({self.target}), {matched} matching a known motif; {spent}\n"
             f"{self.convergence.summary()}"
         )
-
-
-def predicted_outputs(logits: np.ndarray, task: str | None) -> np.ndarray:
-    """Per sequence, 1 for each output the model predicts, 0 for the others.
-
-    Explaining each sequence for its own predicted outputs finds every output's motifs in
-    one run: a multilabel model's outputs with a probability of at least 0.5 (the most
-    likely one when none is), a multiclass model's predicted class, every output of a
-    regression (or of a network of unknown task).
-
-    Parameters
-    ----------
-    logits
-        Raw outputs ``(N, T)``.
-    task
-        ``"binary"``, ``"multilabel"``, ``"multiclass"``, ``"regression"`` or ``None``.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 ``(N, T)`` weights for :func:`seqcnn.attribution.deep_lift_shap`.
-
-    Examples
-    --------
-    >>> predicted_outputs(np.array([[2.0, -1.0, 0.5], [-3.0, -1.0, -2.0]]), "multilabel")
-    array([[1., 0., 1.],
-           [0., 1., 0.]], dtype=float32)
-    """
-    logits = np.asarray(logits, dtype=np.float64).reshape(len(logits), -1)
-    top = np.zeros(logits.shape, dtype=np.float32)
-    top[np.arange(len(logits)), logits.argmax(axis=1)] = 1.0
-    if task == "multiclass":
-        return top
-    if task in ("binary", "multilabel"):
-        present = (logits >= 0).astype(np.float32)
-        return np.where(present.any(axis=1, keepdims=True), present, top)
-    return np.ones(logits.shape, dtype=np.float32)
 
 
 def discover_motifs(
@@ -151,6 +141,8 @@ def discover_motifs(
     n_shuffles: int = 20,
     seed: int = 0,
     batch_size: int = 128,
+    max_per_output: int | None = None,
+    min_per_output: int = MIN_PER_OUTPUT,
     motif_db: str | os.PathLike | Mapping[str, np.ndarray] | None = "jaspar",
     n_matches: int = 3,
     q_threshold: float | None = 0.05,
@@ -169,9 +161,14 @@ def discover_motifs(
         ``read_codes(path, model.input_length).one_hot(model.n_encoding)``.  A few
         thousand sequences are enough; time grows with N and ``n_shuffles``.
     target
-        The output explained: an index or name, a list of them (their sum), or ``None``
-        (the default): for each sequence, the outputs the model predicts for it (see
-        :func:`predicted_outputs`), so that one run finds the motifs of every output.
+        The output explained: an index or name, or a list of them (their sum), over every
+        sequence.  ``None`` (the default) on a model of several outputs: **per output**,
+        as BPNet runs TF-MoDISco per task: each output is explained alone over the
+        sequences the model predicts for it (:func:`output_rows`), all in one
+        DeepLIFT/SHAP pass (a sequence predicted for two outputs is explained twice, once
+        for each), and TF-MoDISco clusters each output's rows on its own, so a weak
+        output's motif is not absorbed by strong ones.  Its patterns are named
+        ``"<output>/pattern_<k>"``.  ``None`` on a model of one output: that output.
     ids, offsets
         Record ids and offsets, for the seqlet positions (see :func:`find_patterns`).
     transform
@@ -181,8 +178,11 @@ def discover_motifs(
         motif lower the other outputs); or a name as for
         :func:`seqcnn.attribution.deep_lift_shap` (``None``: logits).
     n_shuffles, seed, batch_size
-        DeepLIFT/SHAP references per sequence, their seed, and sequence-reference pairs
-        per pass (see :func:`seqcnn.attribution.deep_lift_shap`).
+        DeepLIFT/SHAP references per explained row, their seed, and sequence-reference
+        pairs per pass (see :func:`seqcnn.attribution.deep_lift_shap`).
+    max_per_output, min_per_output
+        Per output (without a target), the most and fewest sequences explained (see
+        :func:`output_rows`); the default most keeps the rows near N in all.
     motif_db, n_matches, q_threshold
         Known motifs to match each pattern's core with (``"jaspar"``, a MEME file, a dict
         of PWMs, or ``None``), the matches kept per pattern and their largest q-value
@@ -190,7 +190,7 @@ def discover_motifs(
     progress
         A progress bar on stderr for the attributions (``None``: when stderr is a terminal).
     **settings
-        :class:`DiscoverySettings` fields, e.g. ``max_seqlets=5000``.
+        :class:`DiscoverySettings` fields, e.g. ``max_seqlets=5000`` (per output).
 
     Returns
     -------
@@ -202,7 +202,7 @@ def discover_motifs(
     >>> found.table()[["pattern", "n_seqlets", "consensus", "best_match"]]  # doctest: +SKIP
     >>> plot_pattern(found.patterns[0])                                 # doctest: +SKIP
     """
-    from seqcnn.attribution import deep_lift_shap
+    from seqcnn.attribution import deep_lift_shap, resolve_target
     from seqcnn.bundle import as_model
 
     from .match import _torch_threads_kept, match_motifs, no_matches
@@ -213,33 +213,52 @@ def discover_motifs(
     if x.ndim != 3 or x.shape[1] != 4:
         raise UsageError(f"sequences must be one-hot encoded as (N, 4, L), got shape {x.shape}")
     chosen = discovery_settings(x.shape[2], **settings)
+    n = len(x)
+    ids = [str(i) for i in range(n)] if ids is None else [str(i) for i in ids]
+    offsets = np.zeros(n, dtype=np.int64) if offsets is None else np.asarray(offsets, np.int64)
+    if len(ids) != n or len(offsets) != n:
+        raise UsageError(f"{len(ids)} ids and {len(offsets)} offsets given for {n} sequences")
     names = view.output_names
     summed = isinstance(target, (list, tuple)) and len(target) > 1
     if transform == "auto":
         transform = view.transform if summed and view.transform != "softmax" else None
-    weights = None
-    if target is None and len(names) > 1:
-        from seqcnn.forward import run_network
-
-        logits = run_network(view.network, x, batch_size=batch_size, n_encoding=view.n_encoding)
-        weights = predicted_outputs(logits, view.task)
-        described = f"the outputs predicted for each sequence (of {len(names)})"
-    elif target is None:
-        target, described = 0, names[0]
-    elif isinstance(target, (list, tuple)):
-        described = "sum of " + ", ".join(str(t) for t in target)
-    else:
-        described = str(target)
-    if transform not in (None, "identity"):
-        described += f" ({transform})"
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     with _torch_threads_kept():
         start_compiling()  # while the attributions are computed
+    per_output = target is None and len(names) > 1
+    rows, row_outputs, weights, groups = np.arange(n), np.full(n, -1), None, []
+    output = None
+    if per_output:
+        from seqcnn.forward import run_network
+
+        logits = run_network(view.network, x, batch_size=batch_size, n_encoding=view.n_encoding)
+        groups = output_rows(
+            logits, view.task, max_per_output=max_per_output, min_per_output=min_per_output
+        )
+        rows = np.concatenate(groups).astype(np.int64)
+        row_outputs = np.repeat(np.arange(len(names)), [len(g) for g in groups])
+        weights = np.eye(len(names), dtype=np.float32)[row_outputs]
+        predicted = predicted_rows(logits, view.task)[1].sum(axis=0)
+        described = (
+            f"each of {len(names)} outputs over the sequences predicted for it, "
+            f"at most {max(len(g) for g in groups):,} each"
+        )
+    elif target is None:
+        target, described, output = 0, names[0], names[0]
+    elif summed:
+        described = "sum of " + ", ".join(str(t) for t in target)
+    else:
+        if isinstance(target, (list, tuple)):
+            target = target[0]
+        output = names[resolve_target(target, names)]
+        described = output
+    if transform not in (None, "identity"):
+        described += f" ({transform})"
     scores = deep_lift_shap(
         view,
-        x,
-        target,
+        x[rows] if per_output else x,
+        None if per_output else target,
         output_weights=weights,
         transform=transform,
         n_shuffles=n_shuffles,
@@ -248,11 +267,19 @@ def discover_motifs(
         progress=progress,
     )
     timings["attributions"] = round(time.perf_counter() - mark, 3)
-    log.info(f"DeepLIFT/SHAP of {len(x):,} sequences ({timings['attributions']:.1f} s)")
+    log.info(f"DeepLIFT/SHAP of {len(rows):,} rows ({timings['attributions']:.1f} s)")
     log.info(scores.convergence.summary())
 
     mark = time.perf_counter()
-    patterns = find_patterns(x, scores.hypothetical, ids=ids, offsets=offsets, settings=chosen)
+    outputs = None
+    if per_output:
+        patterns, outputs = _cluster_per_output(
+            x, scores.hypothetical, rows, groups, names, predicted, ids, offsets, chosen
+        )
+    else:
+        patterns = find_patterns(x, scores.hypothetical, ids=ids, offsets=offsets, settings=chosen)
+        for pattern in patterns:
+            pattern.output = output
     timings["clustering"] = round(time.perf_counter() - mark, 3)
     log.info(f"TF-MoDISco: {len(patterns)} patterns ({timings['clustering']:.1f} s)")
 
@@ -274,19 +301,69 @@ def discover_motifs(
         convergence=scores.convergence,
         target=described,
         settings=chosen,
-        n_sequences=len(x),
+        n_sequences=n,
         n_shuffles=n_shuffles,
         timings=timings,
         attributions=scores.attributions,
         hypothetical=scores.hypothetical,
+        rows=rows,
+        row_outputs=row_outputs,
+        outputs=outputs,
     )
+
+
+def _cluster_per_output(
+    x: np.ndarray,
+    hypothetical: np.ndarray,
+    rows: np.ndarray,
+    groups: Sequence[np.ndarray],
+    names: Sequence[str],
+    predicted: np.ndarray,
+    ids: Sequence[str],
+    offsets: np.ndarray,
+    settings: DiscoverySettings,
+) -> tuple[list[Pattern], pd.DataFrame]:
+    """TF-MoDISco on each output's rows alone (``hypothetical`` holds them output by
+    output, ``groups[j]`` long); the patterns, and one row of counts per output."""
+    import pandas as pd
+
+    patterns, counts = [], []
+    labels = output_labels(names)
+    ends = np.cumsum([len(g) for g in groups])
+    for j, end in enumerate(ends):
+        part = slice(int(end) - len(groups[j]), int(end))
+        mine = rows[part]
+        found = find_patterns(
+            x[mine], hypothetical[part], ids=[ids[i] for i in mine], offsets=offsets[mine],
+            settings=settings,
+        )  # fmt: skip
+        for pattern in found:
+            _assign(pattern, names[j], labels[j], mine)
+        patterns += found
+        seqlets = sum(p.n_seqlets for p in found)
+        counts.append((names[j], int(predicted[j]), len(mine), len(found), seqlets))
+        log.info(f"TF-MoDISco, {names[j]}: {len(found)} patterns, {seqlets:,} seqlets")
+    columns = ["output", "predicted", "explained", "patterns", "seqlets"]
+    return patterns, pd.DataFrame(counts, columns=columns)
+
+
+def _assign(pattern: Pattern, output: str, label: str, rows: np.ndarray) -> None:
+    """Name a pattern after its output and map its seqlets from explained rows back to
+    the rows of the sequences given."""
+    pattern.name = f"{label}/{pattern.name}"
+    pattern.file_stem = file_stem(pattern.name)
+    pattern.output = output
+    seqlets = pattern.seqlets
+    seqlets["pattern"] = pattern.name
+    seqlets["index"] = rows[seqlets["index"].to_numpy()]
 
 
 # ------------------------------------------------------------------------------ output
 
 
 def pattern_table(patterns: Sequence[Pattern], q_threshold: float | None = 0.05) -> pd.DataFrame:
-    """One row per pattern: ``pattern``, ``sign``, ``n_seqlets``, ``width`` (of the core),
+    """One row per pattern: ``pattern``, ``output`` (the output it was found for; empty for
+    a sum of outputs), ``sign``, ``n_seqlets``, ``width`` (of the core),
     ``consensus``, ``information`` (bits), ``contribution`` (sum of the core's CWM),
     ``best_match_id``, ``best_match_name``, ``p_value``, ``q_value`` (of the best match
     with ``q_value <= q_threshold``) and ``matches`` (every kept match's name)."""
@@ -303,6 +380,7 @@ def pattern_table(patterns: Sequence[Pattern], q_threshold: float | None = 0.05)
         rows.append(
             {
                 "pattern": p.name,
+                "output": p.output,
                 "sign": "+" if p.sign > 0 else "-",
                 "n_seqlets": p.n_seqlets,
                 "width": p.core[1] - p.core[0],
@@ -318,7 +396,7 @@ def pattern_table(patterns: Sequence[Pattern], q_threshold: float | None = 0.05)
                 else ", ".join(dict.fromkeys(p.matches["match_name"].astype(str))),
             }
         )
-    columns = ["pattern", "sign", "n_seqlets", "width", "consensus", "information"]
+    columns = ["pattern", "output", "sign", "n_seqlets", "width", "consensus", "information"]
     columns += ["contribution", "best_match_id", "best_match_name", "p_value", "q_value"]
     return pd.DataFrame(rows, columns=[*columns, "matches"])
 
@@ -340,7 +418,8 @@ def write_discovery(
     ``patterns.meme`` (each pattern's core, as probabilities), ``seqlets.tsv`` (every
     seqlet of every pattern), ``pattern_matches.tsv`` (every kept match) and
     ``matrices/<pattern>.{cwm,hcwm,pwm}.tsv`` (whole matrices, one row per position,
-    columns A, C, G, T).
+    columns A, C, G, T; ``<pattern>`` is :attr:`Pattern.file_stem`, e.g.
+    ``CTCF__pattern_1`` for ``CTCF/pattern_1``).
 
     Returns
     -------
@@ -375,5 +454,5 @@ def write_discovery(
     )
     for p in found.patterns:
         for kind, matrix in (("cwm", p.cwm), ("hcwm", p.hypothetical_cwm), ("pwm", p.pwm)):
-            _matrix_tsv(matrix, folder / "matrices" / f"{p.name}.{kind}.tsv")
+            _matrix_tsv(matrix, folder / "matrices" / f"{p.file_stem}.{kind}.tsv")
     return written

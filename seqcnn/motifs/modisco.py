@@ -12,6 +12,7 @@ The whole route, from a model to matched patterns, is :mod:`seqcnn.motifs.discov
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ __all__ = [
     "DiscoverySettings",
     "Pattern",
     "discovery_settings",
+    "file_stem",
     "find_patterns",
     "start_compiling",
 ]
@@ -199,6 +201,13 @@ class Pattern:
     matches
         Known motifs similar to the core (``filter`` column = the pattern's name), as from
         :func:`seqcnn.motifs.match_motifs`; empty when not matched.
+    output
+        The model output whose attributions the pattern was found in (``None``: a sum of
+        outputs, or a pattern from :func:`find_patterns` alone).  Discovery per output
+        names its patterns ``"<output>/pattern_<k>"``.
+    file_stem
+        The pattern's name as a file name (``"/"`` -> ``"__"``, other characters outside
+        letters, digits, ``.``, ``_`` and ``-`` -> ``"_"``): its matrices and logos.
     """
 
     name: str
@@ -209,6 +218,12 @@ class Pattern:
     core: tuple[int, int]
     seqlets: pd.DataFrame = field(repr=False)
     matches: pd.DataFrame | None = field(default=None, repr=False)
+    output: str | None = None
+    file_stem: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.file_stem:
+            self.file_stem = file_stem(self.name)
 
     @property
     def n_seqlets(self) -> int:
@@ -258,6 +273,18 @@ class Pattern:
             return None
         row = table.iloc[0]
         return f"{row['match_id']} {row['match_name']}"
+
+
+def file_stem(name: str) -> str:
+    """``name`` as a file name: ``"/"`` -> ``"__"``, anything but letters, digits, ``.``,
+    ``_`` and ``-`` -> ``"_"``.
+
+    Examples
+    --------
+    >>> file_stem("MA0139.2 CTCF/pattern_1")
+    'MA0139.2_CTCF__pattern_1'
+    """
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("/", "__")).lstrip(".") or "_"
 
 
 def _core(cwm: np.ndarray) -> tuple[int, int]:

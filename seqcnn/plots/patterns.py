@@ -79,7 +79,8 @@ def draw_pattern_logos(
     formats: Sequence[str] = ("png",),
     progress: bool | None = False,
 ) -> dict[str, Path]:
-    """Draw each pattern once into ``folder/<name>.png`` (and the other ``formats``).
+    """Draw each pattern once into ``folder/<file_stem>.png`` (and the other ``formats``;
+    :attr:`seqcnn.motifs.Pattern.file_stem`: ``CTCF__pattern_1`` for ``CTCF/pattern_1``).
 
     Returns
     -------
@@ -93,6 +94,6 @@ def draw_pattern_logos(
     written = {}
     for pattern in progress_bar(progress, list(patterns), desc="pattern logos"):
         fig = plot_pattern(pattern)
-        save_rendered(fig, render(fig), folder / pattern.name, formats)
-        written[pattern.name] = folder / f"{pattern.name}.png"
+        save_rendered(fig, render(fig), folder / pattern.file_stem, formats)
+        written[pattern.name] = folder / f"{pattern.file_stem}.png"
     return written
