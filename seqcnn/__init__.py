@@ -35,6 +35,7 @@ _EXPORTS = {
     "describe": "models",
     "train": "training",
     "TrainOptions": "training",
+    "tune": "training.tune",
     "load_model": "bundle",
     "as_model": "bundle",
     "Model": "bundle",
@@ -43,6 +44,8 @@ _EXPORTS = {
     # prediction
     "predict": "predict",
     "predict_file": "predict",
+    "predict_positions_file": "position_outputs",
+    "read_positions": "position_outputs",
     "scan": "scan",
     "score_variants": "variants",
     "split_fasta": "shard",

@@ -23,6 +23,11 @@ ready for a sequence logo.
 otherwise.  Attribute logits: a sigmoid or softmax flattens the differences between
 strongly predicted sequences.
 
+A per-position model (outputs ``(N, T, L_out)``) is explained through one number per
+track, ``position_target``: ``"counts"`` (log of the total), ``"profile"`` (BPNet's
+softmax-weighted sum) or ``"sum"`` (of the logits), over every output position or a
+``position_window``; see :mod:`seqcnn.position_targets`.
+
 The device, the dtype, eval mode and the named transforms are those of
 :mod:`seqcnn.forward`; the model may be a :class:`seqcnn.bundle.Model`, a bundle folder or
 a bare network (see :func:`seqcnn.bundle.as_model`).
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METHODS",
+    "POSITION_TARGETS",
     "TRANSFORMS",
     "attribution",
     "check_convergence",
@@ -57,6 +63,8 @@ __all__ = [
 ]
 
 METHODS = ("saliency", "ism", "deeplift_shap")
+#: What a per-position model's target track is reduced to (:mod:`seqcnn.position_targets`).
+POSITION_TARGETS = ("counts", "profile", "sum")
 
 
 def _resolve_transform(
@@ -129,7 +137,8 @@ def _check_input(x: np.ndarray, input_length: int | None) -> None:
 
 
 class _Target:
-    """The scalar function that is explained: one output of the network, per sequence."""
+    """The scalar function that is explained: one output of the network, per sequence
+    (for a per-position network, one track reduced by ``reduce``)."""
 
     def __init__(self, network: Any, index: int, transform: Callable | None):
         self.network = network
@@ -216,8 +225,8 @@ def _ism(f: _Target, x: np.ndarray, batch_size: int) -> np.ndarray:
     return scores
 
 
-def _network_and_outputs(model: Any) -> tuple[Any, list[str] | None, int | None]:
-    """The network, its output names and its input length (``None``: not known).
+def _network_and_outputs(model: Any) -> tuple[Any, list[str] | None, int | None, str | None]:
+    """The network, its output names, its input length and its task (``None``: not known).
 
     A :class:`seqcnn.bundle.Model`, a bundle folder or a network with a ``.config`` goes
     through :func:`seqcnn.bundle.as_model`; any other module (a plain ``torch.nn.Module``
@@ -231,13 +240,19 @@ def _network_and_outputs(model: Any) -> tuple[Any, list[str] | None, int | None]
         or isinstance(getattr(model, "config", None), dict)
     ):
         view = as_model(model)
-        return view.network, view.output_names, view.input_length
+        return view.network, view.output_names, view.input_length, view.config.get("task")
     if not callable(model):
         raise UsageError(
             "expected a seqcnn Model, a bundle folder or a torch network, got "
             f"{type(model).__name__}"
         )
-    return model, None, None
+    return model, None, None, None
+
+
+def _position_network(network, task, position_target, position_window, transform):
+    from .position_targets import position_network
+
+    return position_network(network, task, position_target, position_window, transform)
 
 
 def attribution(
@@ -247,6 +262,9 @@ def attribution(
     target: int | str = 0,
     transform: str | Callable[[torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 256,
+    *,
+    position_target: str | None = None,
+    position_window: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Score each base of each sequence by its contribution to one model output.
 
@@ -273,6 +291,13 @@ def attribution(
     batch_size
         Sequences per forward/backward pass for saliency, mutants per forward pass for ISM,
         sequence-reference pairs for DeepLIFT/SHAP.  Results do not depend on it.
+    position_target
+        Per-position models only (outputs ``(N, T, L_out)``): how the target track becomes
+        one number, ``"counts"`` (log of the total, the default for profile models),
+        ``"profile"`` (BPNet's softmax-weighted sum of the centred outputs) or ``"sum"``
+        (of the logits, the default otherwise); see :mod:`seqcnn.position_targets`.
+    position_window
+        ``(start, end)``: the output columns the position target covers (default all).
 
     Returns
     -------
@@ -310,10 +335,12 @@ def attribution(
         if callable(transform):
             raise UsageError("DeepLIFT/SHAP takes a named transform, not a callable")
         return deep_lift_shap(
-            model, x, target, transform=transform, batch_size=batch_size
-        ).attributions
-    network, output_names, input_length = _network_and_outputs(model)
+            model, x, target, transform=transform, batch_size=batch_size,
+            position_target=position_target, position_window=position_window,
+        ).attributions  # fmt: skip
+    network, output_names, input_length, task = _network_and_outputs(model)
     index = resolve_target(target, output_names)
+    network = _position_network(network, task, position_target, position_window, transform)
     f = _Target(network, index, _resolve_transform(transform))
 
     x = torch.as_tensor(x).detach().cpu().to(torch.float32)
@@ -326,12 +353,14 @@ def attribution(
         return _ism(f, np.ascontiguousarray(x.numpy()), batch_size)
 
 
-def _explained(model: Any, target: Any, transform: str | None) -> tuple[Any, int | None, str]:
+def _explained(model: Any, target: Any, transform: str | None, position_target=None,
+               position_window=None) -> tuple[Any, int | None, str]:  # fmt: skip
     """The :class:`seqcnn.deeplift.Explained` of a model and target, the model's input
     length, and a description of the target."""
     from .deeplift import Explained
 
-    network, output_names, input_length = _network_and_outputs(model)
+    network, output_names, input_length, task = _network_and_outputs(model)
+    network = _position_network(network, task, position_target, position_window, transform)
     if target is None:
         if output_names is None:
             raise UsageError("this model has no output names; give the target output index")
@@ -358,6 +387,8 @@ def deep_lift_shap(
     tolerance: float = 1e-3,
     progress: bool | None = False,
     output_weights: np.ndarray | None = None,
+    position_target: str | None = None,
+    position_window: tuple[int, int] | None = None,
 ) -> Any:
     """DeepLIFT/SHAP attributions and hypothetical contributions, with a convergence check.
 
@@ -390,6 +421,8 @@ def deep_lift_shap(
     output_weights
         ``(N, T)``: explain, for sequence ``i``, ``sum_j output_weights[i, j] * f_j(x_i)``
         (e.g. each sequence's predicted outputs) instead of ``target``.
+    position_target, position_window
+        Per-position models: as for :func:`attribution`.
 
     Returns
     -------
@@ -408,7 +441,9 @@ def deep_lift_shap(
 
     from .deeplift import explain
 
-    explained, input_length, _ = _explained(model, target, transform)
+    explained, input_length, _ = _explained(
+        model, target, transform, position_target, position_window
+    )
     x = torch.as_tensor(x).detach().cpu().to(torch.float32)
     _check_input(x, input_length)
     return explain(
@@ -433,12 +468,14 @@ def check_convergence(
     transform: str | None = None,
     tolerance: float = 1e-3,
     output_weights: np.ndarray | None = None,
+    position_target: str | None = None,
+    position_window: tuple[int, int] | None = None,
 ) -> Any:
     """Check DeepLIFT/SHAP attributions against the outputs they should add up to.
 
     Parameters
     ----------
-    model, target, transform, output_weights
+    model, target, transform, output_weights, position_target, position_window
         As for :func:`deep_lift_shap`.
     x
         One-hot sequences, (N, 4, L).
@@ -459,7 +496,9 @@ def check_convergence(
     """
     from .deeplift import check_convergence as check
 
-    explained, input_length, _ = _explained(model, target, transform)
+    explained, input_length, _ = _explained(
+        model, target, transform, position_target, position_window
+    )
     x = np.asarray(x, dtype=np.float32)
     _check_input(x, input_length)
     weights = None if output_weights is None else np.asarray(output_weights, np.float32)

@@ -96,6 +96,12 @@ class Model:
         return bool(self.config.get("rc_average", False))
 
     @property
+    def head_kind(self) -> str:
+        """``"sequence"`` (one value per output) or ``"position"`` (a track per output
+        along the sequence), as the network's head declares it."""
+        return getattr(self.network, "head_kind", "sequence")
+
+    @property
     def output_shape(self) -> tuple[int, ...]:
         """Shape of one sequence's output, as the network's head declares it (``(T,)``
         for a sequence head)."""
@@ -193,6 +199,8 @@ _TASK_TRANSFORMS = {
     "multilabel": ("sigmoid",),
     "multiclass": ("softmax",),
     "regression": ("identity", "exp"),
+    "segmentation": ("sigmoid",),
+    "profile": ("exp",),
 }
 
 
@@ -223,7 +231,7 @@ def check_config(config: dict[str, Any]) -> None:
     """
     from .alphabet import N_ENCODINGS
     from .forward import TRANSFORMS
-    from .labels import TASKS
+    from .labels import HEAD_KINDS, TASKS, task_head_kind
 
     network = config.get("model")
     if not isinstance(network, dict) or not isinstance(network.get("architecture"), str):
@@ -241,6 +249,11 @@ def check_config(config: dict[str, Any]) -> None:
         )
     n_outputs = _whole(network.get("n_outputs"), "model.n_outputs", 1, MAX_OUTPUTS)
     task = _one_of(config.get("task"), "task", TASKS)
+    # Bundles written before heads were named have no model.head: a sequence head.
+    head = _one_of(network.get("head", "sequence"), "model.head", HEAD_KINDS)
+    if head != task_head_kind(task):
+        raise ModelError(f"config.json: a {task} task needs a {task_head_kind(task)} head, "
+                         f"model.head is {head!r}")  # fmt: skip
     names = config.get("output_names")
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
         raise ModelError(f"config.json: output_names must be a list of names, got {names!r}")

@@ -134,7 +134,8 @@ def nonlinear_rules() -> dict[type, Any]:
     Returns
     -------
     dict
-        ``{Exp: rescale rule, GlobalPool: global max rule}``; pass it as
+        ``{Exp: rescale rule, GlobalPool: global max rule}`` and the rules of the steps
+        of :mod:`seqcnn.position_targets`; pass it as
         ``additional_nonlinear_ops`` to ``tangermeme.deep_lift_shap.deep_lift_shap``.
     """
     require_discover("tangermeme")
@@ -142,8 +143,12 @@ def nonlinear_rules() -> dict[type, Any]:
     from tangermeme.deep_lift_shap import _nonlinear
 
     from .models.blocks import Exp, GlobalPool
+    from .position_targets import Exp as PositionExp
+    from .position_targets import Log, ProfileWeights, profile_weights_rule
 
-    return {Exp: _nonlinear, GlobalPool: _global_pool_rule, _ExpTransform: _nonlinear}
+    # How a per-position model's track becomes one number (seqcnn.position_targets).
+    position = {PositionExp: _nonlinear, Log: _nonlinear, ProfileWeights: profile_weights_rule}
+    return {Exp: _nonlinear, GlobalPool: _global_pool_rule, _ExpTransform: _nonlinear, **position}
 
 
 # ------------------------------------------------------------------ the explained output

@@ -289,7 +289,9 @@ def run_network(
         An output transform name (see :data:`TRANSFORMS`), a callable on the raw outputs, or
         ``None`` for raw outputs.
     rc_average
-        Also run the reverse complement and average the two after the transform.
+        Also run the reverse complement and average the two after the transform
+        (per-position outputs ``(B, T, L_out)``: the reverse strand's flipped along the
+        sequence first, so both stand for the same bases).
     n_encoding
         How N and ambiguity codes in ``x`` become channel values.
     device
@@ -328,7 +330,10 @@ def run_network(
             out = fn(network(to_tensor(batch)).float())
             if rc_average:
                 flipped = reverse_complement_codes(batch) if batch.dtype == np.uint8 else rc(batch)
-                out = (out + fn(network(to_tensor(flipped)).float())) / 2
+                reverse = fn(network(to_tensor(flipped)).float())
+                if reverse.ndim == 3:  # per-position outputs: the other strand runs backwards
+                    reverse = reverse.flip(-1)
+                out = (out + reverse) / 2
             outputs.append(out.float().cpu().numpy())
     if not outputs:
         return np.zeros((0,), dtype=np.float32)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError, UsageError
-from .labels import TASKS, check_head_kind, check_task
+from .labels import POSITION_TASKS, TASKS, check_head_kind, check_task
 
 __all__ = [
     "auroc",
@@ -294,6 +294,11 @@ def _check_call(task: str, head_kind: str, where: str) -> None:
         raise UsageError(f"no task given; choose one of {', '.join(TASKS)}")
     check_task(task)
     check_head_kind(head_kind, where=where)
+    if task in POSITION_TASKS:
+        raise UsageError(
+            f"{where} scores per-sequence outputs; the {task} task's are scored by "
+            f"seqcnn.position_metrics"
+        )
 
 
 def _as_columns(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,14 @@ input (a window, or a padded short record) with those of its reverse complement,
 exactly what the model saw, strand-flipped (probabilities with probabilities, logits with
 logits), before windows are aggregated.  For a short record padded with an odd number of N
 the extra N thus sits on the other side in the reverse strand.
+
+Per-position models (``model.head_kind == "position"``: ``unet``, ``bpnet``, a
+``head=position`` trunk) give a track per output along each record, not a row:
+:func:`predict` returns a dict record id -> ``(T, L_out)`` array (``as_frame=False``: one
+``(N, T, L_out)`` array), and :func:`predict_file` writes an ``.npz``, a folder of ``.npy``
+files or genome tracks through :func:`seqcnn.position_outputs.predict_positions_file`;
+a table is refused.  Each record is fitted to the model's input (padded or cropped to its
+centre, no windows), and ``per_window``, ``window_stride`` and ``aggregate`` do not apply.
 """
 
 from __future__ import annotations
@@ -99,6 +107,11 @@ def _blocks(
     from .forward import network_device
 
     model = as_model(model, device)
+    if model.head_kind == "position":
+        raise UsageError(
+            "a per-position model gives a track per output and record, not table rows; "
+            "use predict() or predict_file() to .npz, a folder or .bw/.bedgraph tracks"
+        )
     names = value_columns(model.output_names, model.output_shape)
     if rc_average is None:
         rc_average = model.rc_average
@@ -293,10 +306,14 @@ def predict(
 
     Returns
     -------
-    pandas.DataFrame or numpy.ndarray
+    pandas.DataFrame or numpy.ndarray or dict
         One column per model output, named by the bundle's output names.  Per record: the
         index is the record id.  Per window: columns ``id``, ``start``, ``end``, then the
         outputs, with a default integer index (an id repeats over its windows).
+        A per-position model: a dict record id -> ``float32 (T, L_out)`` in input order,
+        the tracks over the central ``L_out`` bases of each record's input window
+        (:mod:`seqcnn.position_outputs` says which record bases; ``as_frame=False``: one
+        ``(N, T, L_out)`` array).
 
     Raises
     ------
@@ -310,6 +327,15 @@ def predict(
     >>> model = seqcnn.load_model("seqcnn_model")  # doctest: +SKIP
     >>> predict(model, "peaks.fa.gz", rc_average=True).head()  # doctest: +SKIP
     """
+    view = _position_model(model, device, per_window, window_stride, aggregate)
+    if view is not None:
+        from .position_outputs import position_predictions
+
+        result = position_predictions(view, x, batch_size=batch_size, rc_average=rc_average,
+                                      transform=not logits, progress=progress)  # fmt: skip
+        if not as_frame:
+            return result.array
+        return {record: result.array[k] for k, record in enumerate(result.ids)}
     names, blocks = _blocks(model, x, batch_size=batch_size, rc_average=rc_average,
                            logits=logits, per_window=per_window, window_stride=window_stride,
                            aggregate=aggregate, device=device, progress=progress)  # fmt: skip
@@ -327,6 +353,21 @@ def predict(
     )
     frame = block_frame(whole, names, per_window)
     return frame if per_window else frame.set_index("id")
+
+
+def _position_model(model: Any, device, per_window: bool, window_stride, aggregate: str):
+    """The model's view when it is a per-position model (options checked), else ``None``."""
+    from .bundle import as_model
+
+    view = as_model(model, device)
+    if view.head_kind != "position":
+        return None
+    if per_window or window_stride is not None or aggregate != "max":
+        raise UsageError(
+            "per_window, window_stride and aggregate are for one value per sequence; a "
+            "per-position model predicts each record's central window (or use seqcnn scan)"
+        )
+    return view
 
 
 def predict_chunks(model: Any, x: Any, **options: Any) -> Iterator:
@@ -370,6 +411,8 @@ def predict_file(
     out
         Output file, written atomically (it appears only once complete); ``None`` or
         ``"-"`` writes TSV to standard output, and an open text handle is written to as is.
+        A per-position model writes ``.npz``, a folder (a name without extension) or
+        ``.bw``/``.bedgraph[.gz]`` tracks (see :mod:`seqcnn.position_outputs`).
     fmt
         ``"tsv"``, ``"csv"`` or ``"parquet"``; default from the extension of ``out``
         (``.tsv``, ``.csv``, ``.parquet``; ``.gz`` after tsv/csv compresses).  Parquet
@@ -381,7 +424,8 @@ def predict_file(
     Returns
     -------
     int
-        The number of rows written (records, or windows with ``per_window``).
+        The number of rows written (records, or windows with ``per_window``; records for a
+        per-position model).
 
     Examples
     --------
@@ -389,10 +433,23 @@ def predict_file(
     >>> predict_file(model, "peaks.fa.gz", "predictions.tsv.gz", rc_average=True)  # doctest: +SKIP
     20000
     """
+    options = _with_defaults(options)
+    view = _position_model(model, options["device"], options["per_window"],
+                           options["window_stride"], options["aggregate"])  # fmt: skip
+    if view is not None:
+        from .position_outputs import PositionRun, position_format, write_positions
+
+        if out is None or out == "-" or not isinstance(out, (str, os.PathLike)):
+            raise UsageError("a per-position model's predictions go to a file: -o out.npz")
+        position_format(out, fmt)  # before any work
+        run = PositionRun(view, x, batch_size=options["batch_size"],
+                          rc_average=options["rc_average"],
+                          transform=not options["logits"])  # fmt: skip
+        write_positions(run, out, fmt=fmt, progress=options["progress"])
+        return len(run.ids)
     fmt, compress = table_format(out, fmt)
     if fmt == "parquet":
         require_pyarrow()
-    options = _with_defaults(options)
     names, blocks = _blocks(model, x, **options)
     return write_table(blocks, out, names, fmt=fmt, compress=compress,
                        per_window=options["per_window"])  # fmt: skip

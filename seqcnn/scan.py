@@ -21,6 +21,12 @@ Conventions:
   contig), ``start``, ``end`` (the window, 0-based half-open) and one column per output.
 * **names**: a contig is named in the output as the regions name it (``chr20`` for a genome
   whose record is ``20``), or as the genome names it when scanning whole contigs.
+* **per-position models** (``model.head_kind == "position"``: output ``(T, L_out)`` over
+  the central ``L_out`` bases, ``(L - L_out) / 2`` cut on each side) write base-resolution
+  tracks: the default stride is ``L_out`` (the windows' outputs abut), and a stride
+  ``S <= L_out`` writes the central ``S`` bases of each window's output, which are again
+  ``[k * S + (L - S) // 2, ... + S)``: the same grid, parts and gaps as above, one value per
+  base (runs of equal values make one entry).  Tracks only, no tables.
 
 Memory stays bounded: windows are read, predicted and spooled to a temporary file a chunk
 at a time, and each output file is written from the spool.  Files appear atomically.
@@ -49,6 +55,7 @@ from .tracks import (
     require_pybigtools,
     track_paths,
     write_bigwig,
+    write_track,
 )
 
 __all__ = [
@@ -227,7 +234,8 @@ def _snap(k: int, first: int, stop: int, step: int) -> int:
 def _scan_chunks(model, genome, regions, length, stride, max_n, batch_size, transform,
                  rc_average, columns, n_outputs, progress) -> Iterator[tuple]:  # fmt: skip
     """``(region index, window starts, values (n, T))`` chunk by chunk; skipped windows
-    are left out."""
+    are left out.  Per-position models: values ``(n, T * S)``, each output's central ``S``
+    bases."""
     from ._progress import progress_bar
     from .forward import network_device, run_network
 
@@ -251,12 +259,16 @@ def _scan_chunks(model, genome, regions, length, stride, max_n, batch_size, tran
                 values = run_network(model.network, windows, batch_size=batch_size,
                                      transform=transform, rc_average=rc_average,
                                      n_encoding=model.n_encoding, device=device)  # fmt: skip
-                if values.shape[1:] != (n_outputs,):
+                if values.shape[1:2] != (n_outputs,) or values.ndim > 3:
                     raise ModelError(
                         f"the network gives outputs of shape {tuple(values.shape[1:])} but the "
                         f"model names {n_outputs} outputs"
                     )
-                yield index, k0 * stride + offsets[keep], values[:, columns]
+                values = values[:, columns]
+                if values.ndim == 3:  # per position: the central S bases of each output
+                    first = (values.shape[2] - stride) // 2
+                    values = values[:, :, first : first + stride].reshape(len(values), -1)
+                yield index, k0 * stride + offsets[keep], values
 
 
 def scan(
@@ -330,19 +342,24 @@ def scan(
     model = as_model(model, device)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     length = model.input_length
-    stride = max(1, length // 2) if stride is None else int(stride)
-    if not 1 <= stride <= length:
-        raise UsageError(
-            f"stride must be between 1 and the model input length ({length}), got {stride}"
-        )
+    position = model.head_kind == "position"
+    most = int(model.output_shape[-1]) if position else length
+    stride = (most if position else max(1, length // 2)) if stride is None else int(stride)
+    if not 1 <= stride <= most:
+        what = "output length" if position else "input length"
+        raise UsageError(f"stride must be between 1 and the model {what} ({most}), got {stride}")
     if batch_size < 1:
         raise UsageError(f"batch size must be at least 1, got {batch_size}")
     if not 0 <= max_n_fraction <= 1:
         raise UsageError(f"max_n_fraction must be between 0 and 1, got {max_n_fraction}")
-    names = value_columns(model.output_names, model.output_shape)
+    names = list(model.output_names) if position else value_columns(
+        model.output_names, model.output_shape)  # fmt: skip
     columns = list(range(len(names))) if targets is None else [
         resolve_target(t, names) for t in targets]  # fmt: skip
     kind, compress = (None, False) if out is None else _output_format(out, fmt)
+    if position and kind not in TRACK_FORMATS:
+        raise UsageError("a per-position model's scan writes base-resolution tracks: "
+                         "-o track.bw or track.bedgraph[.gz]")  # fmt: skip
     outputs = [names[c] for c in columns]
     if out is not None and not overwrite:
         refuse_existing(track_paths(Path(out), outputs) if kind in TRACK_FORMATS else [Path(out)])
@@ -362,7 +379,7 @@ def scan(
         return _frame(chunks, regions, length, outputs)
     if kind in TRACK_FORMATS:
         return _write_tracks(chunks, regions, genome, Path(out), kind, compress, outputs,
-                             length, stride)  # fmt: skip
+                             length, stride, stride if position else 1)  # fmt: skip
     from .tables import write_table
 
     counted = [0]
@@ -429,11 +446,13 @@ def _table_blocks(chunks, regions, length, counted):
 
 
 class _Spool:
-    """Window starts and values on disk, with the runs of rows of each region."""
+    """Window starts and values on disk, with the runs of rows of each region; ``width``
+    values per output and window (``S`` bases for a per-position model)."""
 
-    def __init__(self, folder: Path, n_outputs: int):
+    def __init__(self, folder: Path, n_outputs: int, width: int = 1):
         self.starts_path, self.values_path = folder / "starts.i64", folder / "values.f32"
-        self.n_outputs = n_outputs
+        self.n_outputs = n_outputs * width
+        self.width = width
         self.runs: list[tuple[int, int]] = []  # (region index, rows)
         self.rows = 0
 
@@ -457,11 +476,13 @@ class _Spool:
                 starts = np.fromfile(self.starts_path, np.int64, count=n, offset=8 * a)
                 values = np.fromfile(self.values_path, np.float32, count=n * self.n_outputs,
                                      offset=4 * a * self.n_outputs)  # fmt: skip
-                yield index, starts, values.reshape(n, self.n_outputs)[:, column]
+                values = values.reshape(n, self.n_outputs // self.width, self.width)
+                yield index, starts, values[:, column, 0] if self.width == 1 else values[:, column]
             row += rows
 
 
-def _write_tracks(chunks, regions, genome, out, kind, compress, outputs, length, stride):
+def _write_tracks(chunks, regions, genome, out, kind, compress, outputs, length, stride,
+                  width=1):  # fmt: skip
     from ._io import atomic_path
 
     paths = track_paths(out, outputs)
@@ -470,7 +491,7 @@ def _write_tracks(chunks, regions, genome, out, kind, compress, outputs, length,
     if not parent.is_dir():
         raise UsageError("output folder does not exist", path=str(parent))
     with tempfile.TemporaryDirectory(prefix=".seqcnn-scan.", dir=parent) as folder:
-        spool = _Spool(Path(folder), len(outputs))
+        spool = _Spool(Path(folder), len(outputs), width)
         spool.fill(chunks)
         if not spool.rows and kind == "bigwig":  # pybigtools cannot write an empty file
             raise DataError(
@@ -483,7 +504,10 @@ def _write_tracks(chunks, regions, genome, out, kind, compress, outputs, length,
             for column, path in enumerate(paths):
                 tmp = stack.enter_context(atomic_path(path))
                 blocks = spool.read(column)
-                if kind == "bedgraph":
+                if width > 1:  # per base
+                    entries = _base_entries(blocks, regions, offset)
+                    write_track(tmp, kind, entries, _sizes(regions, genome), compress)
+                elif kind == "bedgraph":
                     _write_bedgraph(tmp, blocks, regions, offset, stride, compress)
                 else:  # pybigtools takes only names ending .bw: write, then move
                     made = Path(folder) / f"{column}.bw"
@@ -505,10 +529,15 @@ def _write_bedgraph(path: Path, blocks, regions, offset: int, stride: int, compr
                                  for b, v in zip(begin, values.tolist(), strict=True)))  # fmt: skip
 
 
-def _write_bigwig(path: Path, blocks, regions, genome, offset: int, stride: int):
+def _sizes(regions, genome) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for region in regions:
         sizes.setdefault(region.name, genome.contigs[region.contig])
+    return sizes
+
+
+def _write_bigwig(path: Path, blocks, regions, genome, offset: int, stride: int):
+    sizes = _sizes(regions, genome)
 
     def entries():
         for index, starts, values in blocks:
@@ -517,3 +546,16 @@ def _write_bigwig(path: Path, blocks, regions, genome, offset: int, stride: int)
                 yield name, b, b + stride, v
 
     write_bigwig(path, sizes, entries())
+
+
+def _base_entries(blocks, regions, offset: int):
+    """Per-position blocks ``(region, starts, values (n, S))`` -> per-base track entries."""
+    from .tracks import base_entries
+
+    def segments():
+        for index, starts, values in blocks:
+            name = regions[index].name
+            for begin, row in zip((starts + offset).tolist(), values, strict=True):
+                yield name, begin, row
+
+    return base_entries(segments())

@@ -18,17 +18,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
+
 from .errors import DataError, UsageError
 from .genome import Genome
 
 __all__ = [
     "TRACK_EXTENSIONS",
     "TRACK_FORMATS",
+    "base_entries",
     "gather_tracks",
     "refuse_existing",
     "require_pybigtools",
     "track_paths",
     "write_bigwig",
+    "write_track",
 ]
 
 #: Track formats, one file per output.
@@ -88,6 +92,53 @@ def write_bigwig(path: Path, sizes: dict[str, int], entries) -> None:
         reader.close()
     except Exception as err:  # noqa: BLE001 - any failure to read back is a failed write
         raise DataError(f"the bigWig writer failed ({err})", path=str(path)) from None
+
+
+def base_entries(segments: Iterable[tuple[str, int, np.ndarray]]) -> Iterator[tuple]:
+    """Base-resolution values -> track entries ``(chrom, start, end, value)``.
+
+    Each segment ``(chrom, start, values)`` holds one value per base from ``start`` on;
+    adjacent bases of a segment with the same float32 value make one entry (a run), so
+    flat stretches cost one line.  Segments must come in track order (sorted, not
+    overlapping).
+    """
+    for chrom, start, values in segments:
+        values = np.asarray(values, dtype=np.float32).ravel()
+        if not len(values):
+            continue
+        change = np.flatnonzero(values[1:] != values[:-1]) + 1
+        firsts = np.concatenate([[0], change])
+        lasts = np.concatenate([change, [len(values)]])
+        begin, end = (start + firsts).tolist(), (start + lasts).tolist()
+        for a, b, v in zip(begin, end, values[firsts].tolist(), strict=True):
+            yield chrom, a, b, v
+
+
+def write_track(path: Path, kind: str, entries: Iterable[tuple],
+                sizes: dict[str, int] | None = None, compress: bool = False) -> None:  # fmt: skip
+    """Write entries ``(chrom, start, end, value)``, sorted, to ``path`` in ``kind``.
+
+    Parameters
+    ----------
+    path
+        The file (any name: a bigWig is made under a ``.bw`` name beside it and moved).
+    kind
+        ``"bedgraph"`` (values with 9 significant digits) or ``"bigwig"``.
+    sizes
+        Contig lengths, in the entries' order (bigWig only).
+    compress
+        gzip a bedGraph.
+    """
+    path = Path(path)
+    if kind == "bedgraph":
+        opener = gzip.open if compress else open
+        with opener(path, "wt", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(f"{n}\t{a}\t{b}\t{v:.9g}\n" for n, a, b, v in entries)
+        return
+    with tempfile.TemporaryDirectory(prefix=".seqcnn-track.", dir=path.parent) as folder:
+        made = Path(folder) / "track.bw"  # pybigtools takes only names ending .bw
+        write_bigwig(made, dict(sizes or {}), entries)
+        os.replace(made, path)
 
 
 # ------------------------------------------------------------------------------ gathering

@@ -45,7 +45,7 @@ def _choice_constants() -> dict:
     """(command, parameter) -> the API constant its choice list must equal."""
     from seqcnn.alleles import REF_MISMATCH
     from seqcnn.alphabet import CROP_MODES, N_ENCODINGS
-    from seqcnn.attribution import METHODS
+    from seqcnn.attribution import METHODS, POSITION_TARGETS
     from seqcnn.forward import DEVICES
     from seqcnn.interpret import OVERVIEW_ORDERS
     from seqcnn.intervals import NEGATIVE_KINDS, OFF_END
@@ -76,6 +76,7 @@ def _choice_constants() -> dict:
         ("interpret", "order"): OVERVIEW_ORDERS,
         ("interpret", "formats"): FIGURE_FORMATS,
         ("interpret", "attribution"): METHODS,
+        ("interpret", "position_target"): POSITION_TARGETS,
         ("scan", "fmt"): SCAN_FORMATS,
         ("scan", "device"): DEVICES,
         ("variants", "ref_mismatch"): REF_MISMATCH,

@@ -34,6 +34,10 @@ from seqcnn.models.blocks import (  # noqa: E402
     Stem,
 )
 from seqcnn.models.heads import Head  # noqa: E402
+from seqcnn.models.names import POSITION_ARCHITECTURES  # noqa: E402
+
+# Architectures with a sequence head (unet and bpnet: tests/test_position_models.py).
+SEQUENCE_ARCHITECTURES = sorted(set(ARCHITECTURES) - set(POSITION_ARCHITECTURES))
 
 
 def empirical_receptive_field(module: nn.Module, channels: int, length: int) -> int:
@@ -162,7 +166,7 @@ def test_global_pool(mode, reduce):
 # --------------------------------------------------------------------------- architectures
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", SEQUENCE_ARCHITECTURES)
 @pytest.mark.parametrize(("length", "n_outputs"), [(50, 1), (100, 3), (200, 12), (1000, 2)])
 def test_forward_and_embedding_shapes(architecture, length, n_outputs):
     model = build_model(architecture, length, n_outputs)
@@ -178,7 +182,7 @@ def test_cnn_handles_long_sequences_without_new_options():
     assert model(torch.randn(2, 4, 2000)).shape == (2, 4)
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", SEQUENCE_ARCHITECTURES)
 def test_stem_contract(architecture):
     model = build_model(architecture, 150, 2, first_filters=10, first_width=13)
     conv = model.stem.conv
@@ -197,6 +201,7 @@ def test_config_round_trip_rebuilds_the_same_network(architecture):
     assert config == model.config
     assert config["options"] == {
         **default_options(architecture),
+        **model.sized_options,  # the length-aware choices are recorded too
         "first_activation": "exp",
         "dropout": 0.1,
     }
@@ -287,7 +292,7 @@ def test_unknown_architecture_lists_choices():
         build_model("vgg", 200, 2)
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", SEQUENCE_ARCHITECTURES)
 def test_too_short_input_states_the_minimum_length(architecture):
     width = default_options(architecture)["first_width"]
     with pytest.raises(UsageError, match=f"input length {width - 1} .* minimum length is {width}"):
@@ -339,7 +344,7 @@ OLD_CNN_LAYOUT = {
 }
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", SEQUENCE_ARCHITECTURES)
 @pytest.mark.parametrize(("length", "n_outputs"), [(50, 1), (200, 12)])
 def test_declared_output_shape_is_the_forward_shape(architecture, length, n_outputs):
     model = build_model(architecture, length, n_outputs).eval()
@@ -381,7 +386,8 @@ def test_sequence_head_initialises_as_linear_did():
 
 
 def test_weight_names_are_those_of_bundles_saved_before_heads():
-    model = build_model("cnn", 40, 2, **OLD_CNN_OPTIONS)
+    # Old bundles record every option, so the length-aware defaults do not apply to them.
+    model = build_model("cnn", 40, 2, **{**default_options("cnn"), **OLD_CNN_OPTIONS})
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == OLD_CNN_LAYOUT
     assert list(model.state_dict()) == list(OLD_CNN_LAYOUT)
 
@@ -415,7 +421,7 @@ def test_an_old_style_bundle_still_loads(tmp_path):
     assert isinstance(loaded.network.head, SequenceHead)
     assert torch.equal(loaded.network.head.weight, state["head.weight"])
     assert loaded.network.head_kind == "sequence" and loaded.output_shape == (2,)
-    old = build_model("cnn", 40, 2, **OLD_CNN_OPTIONS)
+    old = build_model("cnn", 40, 2, **options)
     old.head = nn.Linear(8, 2)  # the old network, Linear head included
     old.load_state_dict(state)
     x = torch.randn(4, 4, 40)
@@ -461,7 +467,8 @@ def test_architecture_receptive_field_matches_gradients(architecture, options):
     probe = build_model(architecture, 200, 1, **options)
     expected = receptive_field(probe)
     length = 3 * expected + 60
-    model = build_model(architecture, length, 1, **options)
+    # The options the probe was built with: at another length the defaults would differ.
+    model = build_model(architecture, length, 1, **probe.config["options"])
     assert receptive_field(model) == expected  # independent of the input length
     assert receptive_field(model.config) == expected
     trunk = nn.Sequential(model.stem, model.body.tower)
@@ -472,7 +479,7 @@ def test_receptive_field_of_known_architectures():
     # stem 21 + kernel-3 layers with dilations 2, 4, ..., 64: 21 + 2 * 126
     assert receptive_field(build_model("dilated", 200, 1)) == 273
     # stem 19, pool 25 (jump 25), conv 5 (+4 * 25), pool 4 (+3 * 25)
-    assert receptive_field(build_model("cnn", 1000, 1)) == 218
+    assert receptive_field(build_model("cnn", 1000, 1, conv_filters=[128])) == 218
 
 
 def test_receptive_field_rejects_position_mixing_modules():

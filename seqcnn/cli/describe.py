@@ -26,7 +26,8 @@ def describe(model_or_config, length, outputs):
     """Show a model's layers, parameter counts and receptive field.
 
     MODEL_OR_CONFIG is a model bundle folder, a YAML/JSON model config, or an architecture
-    name (cnn, resnet, dilated).
+    name (cnn, resnet, dilated).  For a name or config, options that depend on the length
+    (pooling, depth) and are not set follow --length; the last line says what was chosen.
 
     \b
     Examples:
@@ -36,7 +37,15 @@ def describe(model_or_config, length, outputs):
     """
     from ..models import describe as describe_api
 
-    click.echo(describe_api(_model_or_config(model_or_config, length, outputs)))
+    network = _model_or_config(model_or_config, length, outputs)
+    click.echo(describe_api(network))
+    sized = getattr(network, "sized_options", None)
+    if sized:
+        chosen = ", ".join(f"{name}={value}" for name, value in sized.items())
+        click.echo(
+            f"chosen for {network.input_length} bp (length-aware defaults, "
+            f"seqcnn.models.sizing): {chosen}"
+        )
 
 
 def _model_or_config(target: str, length: int | None, outputs: int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..attribution import METHODS
+from ..attribution import METHODS, POSITION_TARGETS
 from ..interpret import OVERVIEW_ORDERS
 from ..plots import FIGURE_FORMATS
 from .options import (
@@ -92,7 +92,14 @@ from .options import (
 @click.option(
     "--target",
     help="Output to explain with --attribution or --discover (name or index); without it "
-    "--discover explains each sequence's predicted outputs.",
+    "--discover explains each output over the sequences predicted for it, on its own.",
+)
+@click.option(
+    "--position-target",
+    type=click.Choice(POSITION_TARGETS),
+    help="Per-position models: what --attribution/--discover explain of the target track: "
+    "counts (log total), profile (BPNet's softmax-weighted profile) or sum (of the logits) "
+    "[default: counts for profile models, sum for segmentation].",
 )
 @click.option(
     "--attribution-sequences",
@@ -136,6 +143,7 @@ def interpret(
     formats,
     attribution,
     target,
+    position_target,
     attribution_sequences,
     discover,
     discover_sequences,
@@ -180,6 +188,7 @@ def interpret(
         formats=formats,
         attribution=attribution,
         target=target,
+        position_target=position_target,
         attribution_sequences=attribution_sequences,
         discover=discover,
         discover_sequences=discover_sequences or None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..forward import DEVICES
@@ -36,7 +38,8 @@ _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
     "out",
     type=click.Path(allow_dash=True),
     help=f"Output file, written atomically; format from the extension: {_EXTENSIONS}, "
-    "with .gz to compress tsv/csv [default: TSV on stdout].",
+    "with .gz to compress tsv/csv [default: TSV on stdout].  Per-position models: .npz, a "
+    "folder of .npy files (a name without extension) or tracks .bw/.bedgraph[.gz].",
 )
 @click.option("--logits", is_flag=True, help="Raw outputs instead of probabilities.")
 @click.option(
@@ -97,6 +100,11 @@ def predict(
                       (0-based, end-exclusive start/end) with --per-window
 
     \b
+    Per-position models (unet, bpnet): a track per output over the central bases of
+    each record, to -o out.npz (one array per record id), a folder (values.npy,
+    memory-mappable) or, for ids chrom:start-end, genome tracks out.bw/out.bedgraph.gz.
+
+    \b
     Examples:
       seqcnn predict peaks.fa.gz > predictions.tsv
       seqcnn predict peaks.fa -m seqcnn_model --rc-average -o predictions.parquet
@@ -107,7 +115,8 @@ def predict(
     from ..predict import predict_file
 
     if out not in (None, "-"):  # before the model is loaded; checked again on writing
-        check_output(out, overwrite=force)
+        folder = not Path(out).suffix  # a per-position model's folder of arrays
+        check_output(out, overwrite=force, folder=folder)
     setup_logging(quiet)
     use_threads(threads)
     model = load_model(model_path)

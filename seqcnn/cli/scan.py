@@ -58,7 +58,7 @@ def _part(ctx, param, value):
     required=True,
     type=click.Path(),
     help="Track .bw or .bedgraph[.gz] (one per output: track.NAME.bw), or a table of every "
-    "window .tsv[.gz], .csv[.gz], .parquet; written atomically.",
+    "window .tsv[.gz], .csv[.gz], .parquet (not for per-position models); written atomically.",
 )
 @click.option(
     "--regions",
@@ -69,7 +69,8 @@ def _part(ctx, param, value):
 @click.option(
     "--stride",
     type=click.IntRange(min=1),
-    help="Bases between windows [default: half the model's input length].",
+    help="Bases between windows [default: half the model's input length; a per-position "
+    "model's output length, so that its outputs abut].",
 )
 @click.option(
     "--target",
@@ -141,6 +142,8 @@ def scan(
     Windows of the model's input length L start every --stride S bases from each contig's
     start (0-based) and lie wholly inside a region; each window's value is written for its
     central S bases, so the windows tile the track.  Windows with too many N are skipped.
+    A per-position model (unet, bpnet) writes a value per base: each window's output over
+    its central L_out bases, cut to its central S bases (default S = L_out: outputs abut).
 
     \b
     Examples:
@@ -164,7 +167,8 @@ def scan(
 
     use_threads(threads)
     model = load_model(model_path)
-    names = value_columns(model.output_names, model.output_shape)
+    names = (list(model.output_names) if model.head_kind == "position"
+             else value_columns(model.output_names, model.output_shape))  # fmt: skip
     # An index given as text is an index unless an output has that name.
     targets = [int(t) if t.isdigit() and t not in names else t for t in target] or None
     result = scan_api(

@@ -67,17 +67,26 @@ from .options import (
     show_default=True,
     help="Maximum epochs (early stopping usually ends sooner).",
 )
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=None,
+    help="[default: 64; 32 below 8,000 training sequences].",
+)
 @click.option(
     "--lr",
     "--learning-rate",
     "learning_rate",
     type=float,
-    default=1e-3,
-    show_default=True,
-    help="AdamW learning rate.",
+    default=None,
+    help="AdamW learning rate [default: 1e-3].",
 )
-@click.option("--weight-decay", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--weight-decay",
+    type=float,
+    default=None,
+    help="[default: 1e-3; 1e-2 below 5,000 training sequences].",
+)
 @click.option(
     "--schedule",
     type=click.Choice(SCHEDULES),
@@ -88,9 +97,9 @@ from .options import (
 @click.option(
     "--patience",
     type=int,
-    default=6,
-    show_default=True,
-    help="Stop after this many epochs without improvement.",
+    default=None,
+    help="Stop after this many epochs without improvement [default: 120,000 / training "
+    "sequences, within 6..20].",
 )
 @click.option(
     "--grad-clip",
@@ -99,7 +108,13 @@ from .options import (
     show_default=True,
     help="Clip the gradient norm (0: off).",
 )
-@click.option("--rc-augment", is_flag=True, help="Train on random reverse complements too.")
+@click.option(
+    "--rc-augment/--no-rc-augment",
+    default=False,
+    show_default=True,
+    help="Train (and predict) on both strands: for double-stranded DNA where a site counts "
+    "on either strand (peaks, motifs); not for strand-specific data (RNA, splice sites).",
+)
 @click.option(
     "--shift",
     type=int,
@@ -125,6 +140,11 @@ from .options import (
 @click.option("--test-chroms", help="Test chromosomes, e.g. chr1,chr2.")
 @click.option("--loss", type=click.Choice(REGRESSION_LOSSES), help="Regression loss [mse].")
 @click.option("--pos-weight", help="'balanced' or a number: weight of positives (binary tasks).")
+@click.option(
+    "--count-weight",
+    type=float,
+    help="Profile task: weight of the counts loss [default: median total count / 10].",
+)
 @click.option(
     "--n-encoding",
     type=click.Choice(N_ENCODINGS),
@@ -152,6 +172,22 @@ from .options import (
     help="FASTA input: records with a missing label are an error, dropped, or masked.",
 )
 @click.option("--length", type=int, help="FASTA input: pad/crop to this length.")
+@click.option(
+    "--tune",
+    "tune_trials",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Search N trials of the options you did not set (Optuna, validation split only; "
+    "the best model is saved, with tuning.csv). Needs pip install 'seqcnn[tune]'.",
+)
+@click.option(
+    "--tune-time",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Stop starting tuning trials after this many seconds (alone: trials until then).",
+)
 @quiet_option
 def train(
     data,
@@ -179,6 +215,7 @@ def train(
     test_chroms,
     loss,
     pos_weight,
+    count_weight,
     n_encoding,
     seed,
     device,
@@ -192,6 +229,8 @@ def train(
     task,
     missing_labels,
     length,
+    tune_trials,
+    tune_time,
     quiet,
 ):
     """Train a network on a dataset (or FASTA + labels) and save a model bundle.
@@ -252,6 +291,7 @@ def train(
         test_chroms=split_list(test_chroms),
         loss=loss,
         pos_weight=pos_weight,
+        count_weight=count_weight,
         n_encoding=n_encoding,
         seed=seed,
         device=device,
@@ -268,22 +308,45 @@ def train(
             length=length,
         )
     data = list(data) if len(data) > 1 else data[0]
-    result = train_api(
-        data,
-        out,
-        valid=valid_data,
-        test=test_data,
-        options=options,
-        resume=resume,
-        overwrite=force,
-        progress=progress(quiet),
-        encode_options=encode_options,
-    )
+    if tune_trials is not None or tune_time is not None:
+        from ..training.tune import tune as tune_api
+
+        if encode_options is not None:
+            raise click.UsageError("--tune works on an encoded dataset: run 'seqcnn encode' first")
+        result = tune_api(
+            data,
+            out,
+            n_trials=tune_trials,
+            timeout=tune_time,
+            valid=valid_data,
+            test=test_data,
+            options=options,
+            resume=resume,
+            overwrite=force,
+        )
+    else:
+        result = train_api(
+            data,
+            out,
+            valid=valid_data,
+            test=test_data,
+            options=options,
+            resume=resume,
+            overwrite=force,
+            progress=progress(quiet),
+            encode_options=encode_options,
+        )
     if result.path is not None:
         lines = [f"model saved to {result.path}"]
         for split, values in result.metrics.items():
             shown = "  ".join(f"{k} {v:.4f}" for k, v in values.items())
             lines.append(f"{split}: {shown}")
+        tuning = result.model.config.get("training", {}).get("tuning")
+        if tuning:
+            lines.append(
+                f"tuning: {tuning['trials']} trials ({tuning['pruned']} pruned), best trial "
+                f"{tuning['best_trial']}; trials in {result.path / 'tuning.csv'}"
+            )
         click.echo("\n".join(lines))
 
 

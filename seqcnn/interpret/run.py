@@ -27,6 +27,7 @@ from .steps import (
     motif_database,
     output_index,
     overview_order,
+    position_mode,
     run_summary,
     trimmed_motifs,
     warn_cropped,
@@ -66,7 +67,8 @@ class InterpretResult:
         :func:`seqcnn.motifs.match_motifs`); empty without a motif database.
     influence
         ``(filters, outputs)`` change of the mean prediction (after the model's output
-        transform) when each filter is nullified, or ``None`` when not computed.
+        transform; a per-position model's: of each track's position target) when each
+        filter is nullified, or ``None`` when not computed.
     output_names
         The model outputs, the columns of ``influence``.
     background
@@ -138,6 +140,7 @@ def interpret(
     formats: Sequence[str] = ("png",),
     attribution: str | None = None,
     target: int | str | None = None,
+    position_target: str | None = None,
     attribution_sequences: int = 5,
     discover: bool = False,
     discover_sequences: int | None = 5000,
@@ -203,6 +206,13 @@ def interpret(
         highest for the output ``target`` (name or index; may be left out for a
         single-output model).
         Scores are of the raw logit; see :mod:`seqcnn.attribution`.
+    position_target
+        Per-position models (outputs ``(N, T, L_out)``): what is explained of the target
+        track, ``"counts"`` (log of the total), ``"profile"`` (BPNet's softmax-weighted
+        sum) or ``"sum"`` (of the logits) over its output positions; ``None``: ``counts``
+        for a profile model, ``sum`` otherwise (see :mod:`seqcnn.position_targets`).  The
+        same number ranks the sequences mapped, picks each track's sequences for
+        discovery, and is what filter influence changes (per track, raw outputs).
     discover, discover_sequences
         Also find motifs from DeepLIFT/SHAP attributions with TF-MoDISco, for ``target``
         (default: each output on its own, over the sequences predicted for it) over a
@@ -273,6 +283,7 @@ def interpret(
         trim_ic=trim_ic,
     )
     model = as_model(model, device)
+    mode = position_mode(model, position_target)
     if model.path is not None:  # also the default bundle, found without being named
         inputs.append(model.path)
     # Discovery without --attribution takes the target (or all outputs) for itself.
@@ -328,18 +339,25 @@ def interpret(
 
         effects = None
         if influence:
-            transform = functools.partial(apply_transform, name=model.transform)
-            effects = filter_influence(model, x, transform=transform, batch_size=batch_size)
+            # A per-position model's tracks are reduced (raw outputs) instead.
+            transform = None
+            if mode is None:
+                transform = functools.partial(apply_transform, name=model.transform)
+            effects = filter_influence(
+                model, x, transform=transform, batch_size=batch_size, position_target=mode
+            )
         mark = step("influence", mark)
         if effects is not None:
             log.info(f"influence of {len(motifs)} filters ({timings['influence']:.1f} s)")
 
         if attribution:
-            chosen = attribution_examples(model, x, target_index, attribution_sequences, batch_size)
+            chosen = attribution_examples(
+                model, x, target_index, attribution_sequences, batch_size, mode
+            )
             example_ids = [data.ids[k] for k in chosen]
             example_x = x[chosen]
             scores = attribution_scores(
-                model, example_ids, example_x, attribution, target_index, tmp, batch_size
+                model, example_ids, example_x, attribution, target_index, tmp, batch_size, mode
             )
             mark = step("attribution", mark)
             log.info(
@@ -385,7 +403,7 @@ def interpret(
         if discover:
             found, pattern_logos, pattern_notes = _discover(
                 model, data, x, discover_target, discover_sequences, database, n_matches,
-                q_threshold, batch_size, progress, tmp / "discovery", formats,
+                q_threshold, batch_size, progress, tmp / "discovery", formats, mode,
             )  # fmt: skip
             mark = step("discovery", mark)
 
@@ -402,6 +420,7 @@ def interpret(
             influence=influence,
             attribution=attribution,
             target=target_name,
+            position_target=mode,
             background=background,
         )
         write_report(
@@ -448,7 +467,8 @@ def _check_discovery(n: int | None) -> None:
 
 
 def _discover(model, data, x, target, n, database, n_matches, q_threshold, batch_size,
-              progress, folder, formats) -> tuple[Discovery, dict, list[str]]:  # fmt: skip
+              progress, folder, formats, position_target=None,
+              ) -> tuple[Discovery, dict, list[str]]:  # fmt: skip
     """Motif discovery over a random sample of ``x``, written into ``folder``; returns what
     was found, its figures and the report's notes."""
     from seqcnn.motifs import discover_motifs, write_discovery
@@ -464,7 +484,7 @@ def _discover(model, data, x, target, n, database, n_matches, q_threshold, batch
     found = discover_motifs(
         model, x[rows], target, ids=[data.ids[k] for k in rows], offsets=offsets,
         batch_size=batch_size, motif_db=database, n_matches=n_matches,
-        q_threshold=q_threshold, progress=progress,
+        q_threshold=q_threshold, progress=progress, position_target=position_target,
     )  # fmt: skip
     write_discovery(found, folder)
     logos = draw_pattern_logos(found.patterns, folder / "logos", formats, progress)

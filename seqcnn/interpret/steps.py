@@ -29,6 +29,7 @@ __all__ = [
     "OVERVIEW_ORDERS",
     "check_options",
     "output_index",
+    "position_mode",
     "motif_database",
     "warn_cropped",
     "attribution_examples",
@@ -149,21 +150,50 @@ def warn_cropped(lengths: np.ndarray, length: int, crop: str = "centre") -> int:
     return longer
 
 
-def attribution_examples(model: Model, x: np.ndarray, target: int, n: int,
-                         batch_size: int) -> np.ndarray:  # fmt: skip
+def position_mode(model: Model, position_target: str | None) -> str | None:
+    """What a per-position model's tracks are reduced to (``counts``, ``profile`` or
+    ``sum``: ``position_target``, else the task's default); ``None`` for a sequence model.
+    Checked before any work is done."""
+    from seqcnn.attribution import POSITION_TARGETS
+    from seqcnn.position_targets import default_target
+
+    if position_target is not None and position_target not in POSITION_TARGETS:
+        raise UsageError(
+            f"unknown position target {position_target!r}; choose one of "
+            f"{', '.join(POSITION_TARGETS)}"
+        )
+    if model.head_kind != "position":
+        if position_target is not None:
+            raise UsageError(
+                "position_target (--position-target) is for per-position models; this model "
+                "gives one value per sequence"
+            )
+        return None
+    return position_target or default_target(model.task, getattr(model.network, "head", None))
+
+
+def attribution_examples(model: Model, x: np.ndarray, target: int, n: int, batch_size: int,
+                         position_target: str | None = None) -> np.ndarray:  # fmt: skip
     """Positions in ``x`` of the ``n`` sequences the model scores highest for ``target``
     (after its output transform, with its strand averaging), best first.
 
-    Maps of the sequences with the strongest signal for the output show what it reads;
-    the first records of a file may hold none.
+    A per-position model's sequences are ranked by the ``position_target`` of the track
+    (raw outputs, as attribution explains it), not by any single position.  Maps of the
+    sequences with the strongest signal for the output show what it reads; the first
+    records of a file may hold none.
     """
     from seqcnn.forward import run_network
+    from seqcnn.position_targets import position_network
 
+    network, transform = model.network, model.transform
+    if model.head_kind == "position":
+        network = position_network(network, model.task, position_target, None, None)
+        transform = None
     scores = run_network(
-        model.network,
+        network,
         x,
         batch_size=batch_size,
-        transform=model.transform,
+        transform=transform,
         rc_average=model.rc_average,
         n_encoding=model.n_encoding,
     )
@@ -180,12 +210,17 @@ def attribution_scores(
     target: int,
     folder: Path,
     batch_size: int,
+    position_target: str | None = None,
 ) -> np.ndarray:
-    """Scores of one-hot sequences ``x`` for one output (of the raw logit), saved with
-    their ``ids`` as ``attribution.npz``."""
+    """Scores of one-hot sequences ``x`` for one output (of the raw logit; of a
+    per-position model's track, its ``position_target``), saved with their ``ids`` as
+    ``attribution.npz``."""
     from seqcnn.attribution import attribution, save_attributions
 
-    scores = attribution(model, x, method=method, target=target, batch_size=batch_size)
+    scores = attribution(
+        model, x, method=method, target=target, batch_size=batch_size,
+        position_target=position_target,
+    )  # fmt: skip
     name = model.output_names[target]
     save_attributions(folder / "attribution.npz", list(ids), x, scores, method, name)
     return scores
@@ -335,8 +370,17 @@ def run_summary(model: Model, x: np.ndarray, sequences: str, **options: Any) -> 
         if options["influence"]
         else "not computed",
     }
+    mode = options.get("position_target")
+    explained = "raw logit"
+    if mode is not None:
+        explained = f"{mode} over the output positions, raw outputs"
+        if options["influence"]:
+            summary["Influence"] = (
+                f"change of each track's mean {mode} (over the output positions, raw outputs) "
+                "when a filter is nullified"
+            )
     if method:
-        summary["Attribution"] = f"{method} for {target} (raw logit)"
+        summary["Attribution"] = f"{method} for {target} ({explained})"
     summary["Date"] = datetime.datetime.now().isoformat(timespec="seconds")
     return summary
 

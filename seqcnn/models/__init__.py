@@ -14,7 +14,9 @@ name::
 
 Where things go: a new architecture (trunk) is a builder in :mod:`.architectures`; a new
 kind of head a class in :mod:`.heads` (whose docstring describes the interface); a new
-layer type a block in :mod:`.blocks`.
+layer type a block in :mod:`.blocks`.  Per-position networks (``unet``, ``bpnet``, or
+``build_model(..., head="position")``) return ``(N, T, L_out)``: :mod:`.position`,
+:mod:`.unet`, :mod:`.bpnet`.
 
 Its submodules import torch; the names here are loaded lazily, when first used.
 """
@@ -32,9 +34,13 @@ _EXPORTS = {
     "build_model": "architectures",
     "default_options": "architectures",
     "load_model_config": "architectures",
+    "register_architecture": "architectures",
     "ACTIVATIONS": "names",
     "HEAD_KINDS": "heads",
     "SequenceHead": "heads",
+    "PositionHead": "heads",
+    "ProfileHead": "heads",
+    "POSITION_ARCHITECTURES": "names",
     "make_activation": "blocks",
     "describe": "summary",
     "receptive_field": "summary",
@@ -45,6 +51,9 @@ __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
     "HEAD_KINDS",
+    "POSITION_ARCHITECTURES",
+    "PositionHead",
+    "ProfileHead",
     "SeqCNN",
     "SequenceHead",
     "build_model",
@@ -52,6 +61,7 @@ __all__ = [
     "describe",
     "load_model_config",
     "make_activation",
+    "register_architecture",
     "receptive_field",
     "summary",
 ]

@@ -38,7 +38,9 @@ from .blocks import (
     Stem,
     pooled_length,
 )
-from .heads import Head, SequenceHead
+from .checks import boolean, choice, fraction, integer, integers
+from .heads import Head, attach_head
+from .sizing import length_defaults
 
 __all__ = [
     "ARCHITECTURES",
@@ -188,8 +190,10 @@ class SeqCNN(nn.Module):
             )
 
 
-def _register(builder: Callable[..., tuple[Stem, Body]]) -> Callable[..., tuple[Stem, Body]]:
+def register_architecture(builder: Callable[..., Any], rules: Mapping | None = None) -> Any:
+    """Add ``builder`` to :data:`ARCHITECTURES`; ``rules``: its new options' checks (see below)."""
     ARCHITECTURES[builder.__name__] = builder
+    _OPTION_RULES.update(rules) if rules else None  # the rules are defined further down
     return builder
 
 
@@ -216,7 +220,7 @@ def _body(
     return Body(tower, nn.Sequential(*layers), width, fixed_length=global_pool == "none")
 
 
-@_register
+@register_architecture
 def cnn(
     input_length: int,
     *,
@@ -266,7 +270,7 @@ def cnn(
     return stem, _body(nn.Sequential(*layers), channels, length, global_pool, dense_units, dropout)
 
 
-@_register
+@register_architecture
 def resnet(
     input_length: int,
     *,
@@ -299,7 +303,7 @@ def resnet(
     return stem, _body(nn.Sequential(*layers), channels, length, global_pool, dense_units, dropout)
 
 
-@_register
+@register_architecture
 def dilated(
     input_length: int,
     *,
@@ -330,72 +334,29 @@ def dilated(
 # Options: validation at the boundary
 
 
-def _integer(minimum: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-            raise ValueError
-        return int(value)
-
-    return check
-
-
-def _integers(minimum_count: int) -> Callable[[Any], list[int]]:
-    def check(value: Any) -> list[int]:
-        values = [value] if isinstance(value, numbers.Integral) else value
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-            raise ValueError
-        values = [_integer(1)(v) for v in values]
-        if len(values) < minimum_count:
-            raise ValueError
-        return values
-
-    return check
-
-
-def _choice(choices: Sequence[str]) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise ValueError
-        return value
-
-    return check
-
-
-def _fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError
-    return float(value)
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError
-    return value
-
-
-_POSITIVE = ("a positive integer", _integer(1))
+_POSITIVE = ("a positive integer", integer(1))
 # option name -> (what is allowed, check returning the normalised value or raising ValueError)
 _OPTION_RULES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "first_filters": _POSITIVE,
     "first_width": _POSITIVE,
-    "first_activation": (f"one of {', '.join(ACTIVATIONS)}", _choice(ACTIVATIONS)),
+    "first_activation": (f"one of {', '.join(ACTIVATIONS)}", choice(ACTIVATIONS)),
     "first_pool": _POSITIVE,
-    "conv_filters": ("a list of positive integers (may be empty)", _integers(0)),
+    "conv_filters": ("a list of positive integers (may be empty)", integers(0)),
     "conv_width": _POSITIVE,
     "conv_pool": _POSITIVE,
-    "block_filters": ("a non-empty list of positive integers", _integers(1)),
+    "block_filters": ("a non-empty list of positive integers", integers(1)),
     "block_width": _POSITIVE,
     "block_stride": _POSITIVE,
-    "dilated_layers": ("an integer >= 0", _integer(0)),
+    "dilated_layers": ("an integer >= 0", integer(0)),
     "dilated_width": _POSITIVE,
-    "dense_units": ("an integer >= 0 (0: no dense layer)", _integer(0)),
-    "dropout": ("a number in [0, 1)", _fraction),
-    "conv_dropout": ("a number in [0, 1)", _fraction),
+    "dense_units": ("an integer >= 0 (0: no dense layer)", integer(0)),
+    "dropout": ("a number in [0, 1)", fraction),
+    "conv_dropout": ("a number in [0, 1)", fraction),
     "global_pool": (
         f"one of none, {', '.join(GLOBAL_POOLS)} (none: flatten)",
-        _choice(("none", *GLOBAL_POOLS)),
+        choice(("none", *GLOBAL_POOLS)),
     ),
-    "batch_norm": ("true or false", _boolean),
+    "batch_norm": ("true or false", boolean),
 }
 
 
@@ -457,6 +418,8 @@ def build_model(
     input_length: int,
     n_outputs: int,
     options: Mapping[str, Any] | None = None,
+    head: str | None = None,
+    n_train: int | None = None,
     **kwargs: Any,
 ) -> SeqCNN:
     """Build a named architecture for sequences of one length.
@@ -468,12 +431,13 @@ def build_model(
     input_length
         Sequence length in bases.  Must be at least ``first_width``; architectures that
         flatten (``global_pool="none"``) only accept this length afterwards.
-    n_outputs
-        Number of outputs (targets or classes) of the head, a
-        :class:`~seqcnn.models.heads.SequenceHead`.
+    n_outputs, head
+        Outputs (targets, classes or tracks); the head's kind, ``None``: the architecture's
+        own (see :func:`~seqcnn.models.heads.attach_head`), recorded unless ``"sequence"``.
     options, **kwargs
         Architecture options (see :func:`default_options`), as a mapping, as keywords, or
-        both; ``build_model(**model.config)`` rebuilds ``model``.
+        both; ``build_model(**model.config)`` rebuilds ``model``.  Options left out that
+        depend on the length follow :mod:`seqcnn.models.sizing` (``n_train``: training size).
 
     Returns
     -------
@@ -508,15 +472,19 @@ def build_model(
             f"the minimum length is {resolved['first_width']} bases (first_width); use longer "
             f"sequences or a smaller first_width"
         )
+    resolved.update(sized := length_defaults(architecture, input_length, resolved, given, n_train))
     stem, body = builder(int(input_length), **copy.deepcopy(resolved))
-    head = SequenceHead(body.out_features, int(n_outputs))
+    body, head = attach_head(stem, body, int(n_outputs), head)
     config = {
         "architecture": architecture,
         "input_length": int(input_length),
         "n_outputs": int(n_outputs),
         "options": resolved,
+        **({"head": head.kind} if head.kind != "sequence" else {}),
     }
-    return SeqCNN(stem, body, head, config)
+    model = SeqCNN(stem, body, head, config)
+    model.sized_options = copy.deepcopy(sized)  # the length rule's choices (describe, bundle)
+    return model
 
 
 def load_model_config(path: str | Path) -> tuple[str, dict[str, Any]]:
@@ -576,6 +544,7 @@ def load_model_config(path: str | Path) -> tuple[str, dict[str, Any]]:
     data.pop("n_outputs", None)
     if not isinstance(nested, dict):
         raise UsageError("'options' must be a mapping of option names to values", path=path)
+    head = data.pop("head", None) or nested.pop("head", None)  # build_model's head=, not an option
     twice = sorted(set(nested) & set(data))
     if twice:
         raise UsageError(f"option(s) {', '.join(twice)} set twice", path=path)
@@ -584,4 +553,10 @@ def load_model_config(path: str | Path) -> tuple[str, dict[str, Any]]:
         resolved = _resolve_options(architecture, given)
     except UsageError as error:
         raise UsageError(error.message, path=path) from None
-    return architecture, {name: resolved[name] for name in given}
+    return architecture, {name: resolved[name] for name in given} | ({"head": head} if head else {})
+
+
+from . import bpnet, position, unet  # noqa: E402 (they cannot import this module)
+
+register_architecture(unet.unet, position.OPTION_RULES)
+register_architecture(bpnet.bpnet)

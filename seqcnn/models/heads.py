@@ -24,10 +24,9 @@ A head is an ``nn.Module`` with
     Receives what ``body`` returns for ``stem(x)`` -- ``model.embed(x)`` -- and returns
     raw outputs (logits, log-rates, values) of shape ``(N, *output_shape(L))``.  A
     sequence head reads the embedding ``(N, D)``, positions already pooled or flattened
-    by ``body.reduce``; a position head reads a map that still has positions,
-    ``(N, C, L')``, since a trunk made for it ends with an ``nn.Identity`` (or
-    per-position layers) as ``body.reduce``.  Output transforms act on the target axis
-    (axis 1: softmax over classes) in both cases.
+    by ``body.reduce``; a position head reads a map that still has positions, lined up
+    with the bases by ``body.reduce`` (see below).  Output transforms act on the target
+    axis (axis 1: softmax over classes) in both cases.
 ``output_shape(input_length) -> tuple[int, ...]``
     The shape of one sequence's output, without the batch axis, for network inputs of
     ``input_length`` bases; it must equal ``forward(...).shape[1:]`` and is computed
@@ -37,11 +36,36 @@ A head is an ``nn.Module`` with
     :attr:`seqcnn.bundle.Model.output_shape` delegate here.
 ``n_outputs``
     ``T``, the number of targets (classes for a multiclass task).
+``output_offset(input_length) -> int`` (position heads)
+    The input base the first output position stands for: ``(L - L_out) // 2``.
 
-Adding the position head means a class here with ``kind = "position"``; which head a
-network gets is :func:`seqcnn.models.build_model`'s choice.  A saved bundle's
-``config.json`` does not name the head today: a bundle without that entry has a
-sequence head, so bundles written before heads were named keep loading.
+Position heads
+--------------
+A position head reads a map at base resolution, ``(N, C, L - 2m)``: the body of a
+per-position network (:class:`~seqcnn.models.position.PositionBody`) lines the trunk's
+map up with the bases and cuts ``m`` bases on each side.  Its output covers the
+**central** ``L_out`` bases of the input (see :mod:`seqcnn.models.position`), so
+``output_offset(L) = (L - L_out) // 2`` and labels are cropped to the centre to match.
+
+- :class:`PositionHead`: a ``Conv1d(C, T, 1)``, one logit (segmentation) or log-rate
+  (profile) per track and base.
+- :class:`ProfileHead` (``bpnet``): BPNet's two heads in **one tensor**.  The profile head
+  (a wide valid convolution) gives per-base logits ``p`` per track, the counts head (a
+  linear layer on the mean of the map) the log of ``1 +`` the total count per track,
+  ``c``; the network returns the log expected counts per base,
+  ``log_softmax(p) + c``, of shape ``(N, T, L_out)``.  Both heads are recovered exactly:
+  the profile is ``softmax`` over positions of the output, ``c`` its ``logsumexp``.  So
+  everything downstream treats a bpnet like any position model with log-rate outputs:
+  the profile loss (multinomial NLL of ``log_softmax(output)`` + λ · MSE of
+  ``logsumexp(output)`` against ``log(1 + total)``), the ``exp`` output transform
+  (expected counts per base), the metrics and prediction files.
+
+:func:`attach_head` gives a trunk its head: the one a per-position body is made for, a
+:class:`SequenceHead` on the others, or (``kind="position"``) a :class:`PositionHead` on
+a sequence trunk (``dilated``, ``resnet``, ``cnn``), whose pooling and dense layers are
+then left out.  A saved bundle's ``config.json`` names the head (``model.head``) when it
+is not a sequence head; a bundle without that entry has its architecture's own head, so
+bundles written before heads were named keep loading.
 """
 
 from __future__ import annotations
@@ -51,9 +75,10 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from ..errors import ModelError, UsageError
 from ..labels import HEAD_KINDS
 
-__all__ = ["HEAD_KINDS", "Head", "SequenceHead"]
+__all__ = ["HEAD_KINDS", "Head", "SequenceHead", "PositionHead", "ProfileHead", "attach_head"]
 
 
 @runtime_checkable
@@ -111,3 +136,158 @@ class SequenceHead(nn.Linear):
             positions left).
         """
         return (self.out_features,)
+
+
+class _TrackHead(nn.Module):
+    """What both position heads share: ``T`` tracks over the central window."""
+
+    kind = "position"
+
+    def __init__(self, n_outputs: int, margin: int):
+        super().__init__()
+        self._n_outputs = int(n_outputs)
+        self.margin = int(margin)
+
+    @property
+    def n_outputs(self) -> int:
+        """``T``, the number of tracks."""
+        return self._n_outputs
+
+    def output_offset(self, input_length: int) -> int:
+        """The input base the first output position stands for, ``(L - L_out) // 2``."""
+        return self.margin
+
+    def output_shape(self, input_length: int) -> tuple[int, ...]:
+        """``(T, L - 2 * margin)``: one value per track and base of the central window.
+
+        Raises
+        ------
+        seqcnn.errors.ModelError
+            For an input too short to leave any output.
+        """
+        length = int(input_length) - 2 * self.margin
+        if length < 1:
+            raise ModelError(
+                f"sequences of length {input_length} leave no output: the model cuts "
+                f"{self.margin} bases on each side (it needs at least {2 * self.margin + 1})"
+            )
+        return (self._n_outputs, length)
+
+
+class PositionHead(_TrackHead):
+    """One raw output per track and base: ``Conv1d(C, T, 1)`` on a base-resolution map.
+
+    Parameters
+    ----------
+    in_channels
+        ``C``, the channels of the map the body gives.
+    n_outputs
+        ``T``, the number of tracks.
+    margin
+        Bases the body cut on each side of the input (the output covers ``[margin,
+        L - margin)``).
+
+    Examples
+    --------
+    >>> head = PositionHead(16, 2, margin=10)
+    >>> head.kind, head.output_shape(200), head.output_offset(200)
+    ('position', (2, 180), 10)
+    """
+
+    kernel_size = 1
+
+    def __init__(self, in_channels: int, n_outputs: int, margin: int = 0):
+        super().__init__(n_outputs, margin)
+        self.conv = nn.Conv1d(in_channels, n_outputs, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.conv(features)
+
+
+class ProfileHead(_TrackHead):
+    """BPNet's profile and counts heads as one output, the log expected counts per base.
+
+    ``profile`` is a valid ``Conv1d(C, T, width)``: the map it reads extends
+    ``width // 2`` bases beyond the output window on each side, as in BPNet.  ``counts``
+    is ``Linear(C, T)`` on the map's mean over positions, the log of ``1 +`` the total
+    count per track.  The output is ``log_softmax(profile) + counts`` (see the module
+    docs).
+
+    Parameters
+    ----------
+    in_channels
+        ``C``.
+    n_outputs
+        ``T``, the number of tracks.
+    margin
+        Bases cut on each side of the input, this head's own ``width // 2`` included.
+    width
+        Width of the profile convolution (odd; 75 in BPNet).
+
+    Examples
+    --------
+    >>> head = ProfileHead(8, 1, margin=47, width=75)
+    >>> head(torch.zeros(2, 8, 1074)).shape
+    torch.Size([2, 1, 1000])
+    """
+
+    def __init__(self, in_channels: int, n_outputs: int, margin: int, width: int = 75):
+        super().__init__(n_outputs, margin)
+        self.profile = nn.Conv1d(in_channels, n_outputs, width)
+        self.counts = nn.Linear(in_channels, n_outputs)
+
+    @property
+    def kernel_size(self) -> int:
+        """Width of the profile convolution (it adds ``width - 1`` to the receptive field)."""
+        return self.profile.kernel_size[0]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        logits = self.profile(features)
+        log_counts = self.counts(features.mean(dim=-1))
+        return torch.log_softmax(logits, dim=-1) + log_counts.unsqueeze(-1)
+
+
+def attach_head(stem: nn.Module, body: nn.Module, n_outputs: int, kind: str | None = None):
+    """The body and head a network gets: ``(body, head)``.
+
+    Parameters
+    ----------
+    stem, body
+        The trunk an architecture built.
+    n_outputs
+        ``T``, targets or tracks.
+    kind
+        ``None``: the architecture's own head (a per-position body's, else a
+        :class:`SequenceHead`); ``"sequence"``; or ``"position"``, which turns a sequence
+        trunk into a per-position one: its map is lined up with the bases
+        (:class:`~seqcnn.models.position.PositionBody`, pooling and dense layers left out)
+        and read by a :class:`PositionHead`.
+
+    Raises
+    ------
+    seqcnn.errors.UsageError
+        An unknown kind, or a sequence head asked of a per-position architecture.
+    """
+    from .position import AlignToBases, PositionBody, chain_geometry, natural_margin
+
+    if kind is not None and kind not in HEAD_KINDS:
+        raise UsageError(f"unknown head {kind!r}; choose one of {', '.join(HEAD_KINDS)}")
+    made_for = getattr(body, "make_head", None)
+    if made_for is not None:
+        if kind == "sequence":
+            raise UsageError("this architecture has a position head only (head: position)")
+        return body, made_for(n_outputs)
+    if kind in (None, "sequence"):
+        return body, SequenceHead(body.out_features, n_outputs)
+    geometry = chain_geometry(stem, body.tower)
+    channels = [m.out_channels for m in body.tower.modules() if isinstance(m, nn.Conv1d)]
+    channels = channels[-1] if channels else stem.conv.out_channels
+    margin = natural_margin(geometry)
+    width = stem.conv.kernel_size[0]
+    align = AlignToBases(geometry.first_base, geometry.jump, margin)
+
+    def make_head(n: int) -> nn.Module:
+        return PositionHead(channels, n, margin)
+
+    position_body = PositionBody(body.tower, align, channels, width, make_head)
+    return position_body, position_body.make_head(n_outputs)

@@ -15,46 +15,26 @@ order, every ``Conv1d`` and pooling layer with (effective) kernel ``k`` and stri
 grows it by ``(k - 1) * jump`` bases, where ``jump`` is the product of the strides before.
 In residual blocks only the main branch is walked: the shortcut (identity or a strided 1x1
 convolution) sees a subset of the main branch's window.
+
+Per-position networks (a position head, ``model.head_kind == "position"``) report the
+receptive field of **one output position**, which is what it means there: the trunk's, plus
+the head's own convolution (``bpnet``'s profile convolution).  A tower that is no chain of
+layers computes its own (:meth:`seqcnn.models.unet.UNetTower.grow_receptive_field`, by
+interval arithmetic over every path, the skip connections included).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from .architectures import SeqCNN, build_model
-from .blocks import DilatedResidualBlock, GlobalPool, ResidualBlock
+from .position import layer_steps
 
 __all__ = ["describe", "receptive_field", "summary"]
-
-
-def _first(value: int | tuple[int, ...]) -> int:
-    # Conv1d and AvgPool1d store sizes as 1-tuples, MaxPool1d as ints.
-    return value[0] if isinstance(value, tuple) else value
-
-
-def _windows(module: nn.Module) -> Iterator[tuple[int, int]]:
-    """(effective kernel, stride) of each layer along the path data take, in order."""
-    if isinstance(module, (ResidualBlock, DilatedResidualBlock)):
-        yield from _windows(module.main)
-    elif isinstance(module, nn.Conv1d):
-        yield module.dilation[0] * (module.kernel_size[0] - 1) + 1, module.stride[0]
-    elif isinstance(module, (nn.MaxPool1d, nn.AvgPool1d)):
-        dilation = getattr(module, "dilation", 1)  # AvgPool1d has none
-        yield _first(dilation) * (_first(module.kernel_size) - 1) + 1, _first(module.stride)
-    elif isinstance(
-        module, (GlobalPool, nn.Flatten, nn.Linear, nn.AdaptiveMaxPool1d, nn.AdaptiveAvgPool1d)
-    ):
-        raise ValueError(
-            f"{type(module).__name__} mixes all positions: the receptive field is defined for "
-            f"convolutional layers only"
-        )
-    else:
-        for child in module.children():
-            yield from _windows(child)
 
 
 def receptive_field(model_or_config: Any) -> int:
@@ -89,9 +69,16 @@ def receptive_field(model_or_config: Any) -> int:
     parts = [network.stem, network.body.tower] if isinstance(network, SeqCNN) else [network]
     size, jump = 1, 1
     for part in parts:
-        for kernel, stride in _windows(part):
-            size += (kernel - 1) * jump
-            jump *= stride
+        grow = getattr(part, "grow_receptive_field", None)  # a tower that is no chain (unet)
+        if grow is not None:
+            size, jump = grow(size, jump)
+            continue
+        for step in layer_steps(part):
+            size += (step.kernel - 1) * jump
+            jump *= step.stride
+    if isinstance(network, SeqCNN) and network.head_kind == "position":
+        # The head reads a map at base resolution; its own convolution widens the window.
+        size += getattr(network.head, "kernel_size", 1) - 1
     return size
 
 
@@ -155,6 +142,9 @@ def summary(model: Any, input_length: int | None = None) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in network.parameters()),
         "trainable_parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
         "receptive_field": receptive_field(network),
+        "output_offset": network.head.output_offset(length)
+        if network.head_kind == "position"
+        else 0,
         "layers": [
             {
                 "name": name,
@@ -205,6 +195,10 @@ def describe(model: Any, input_length: int | None = None) -> str:
         f"total parameters: {info['parameters']:,}",
         f"trainable parameters: {info['trainable_parameters']:,}",
         f"receptive field: {info['receptive_field']} bases (of one position of the last "
-        f"convolutional block, before flatten/global pooling; the outputs see the whole input)",
+        f"convolutional block, before flatten/global pooling; the outputs see the whole input)"
+        if info["head_kind"] == "sequence"
+        else f"receptive field: {info['receptive_field']} bases (of one output position); "
+        f"the output covers input bases {info['output_offset']}.."
+        f"{info['output_offset'] + info['output_shape'][-1] - 1}",
     ]
     return "\n".join(lines)

@@ -147,6 +147,7 @@ def discover_motifs(
     n_matches: int = 3,
     q_threshold: float | None = 0.05,
     progress: bool | None = False,
+    position_target: str | None = None,
     **settings: Any,
 ) -> Discovery:
     """Find the motifs a model uses: DeepLIFT/SHAP, TF-MoDISco, then known-motif matches.
@@ -189,6 +190,11 @@ def discover_motifs(
         (see :func:`seqcnn.motifs.match_motifs`).
     progress
         A progress bar on stderr for the attributions (``None``: when stderr is a terminal).
+    position_target
+        Per-position models: what is explained of each track, ``"counts"``, ``"profile"``
+        or ``"sum"`` over its output positions (``None``: the task's default; see
+        :func:`seqcnn.attribution.attribution`).  Without a target, each track's rows are
+        chosen by the same number, its largest values (as for a regression output).
     **settings
         :class:`DiscoverySettings` fields, e.g. ``max_seqlets=5000`` (per output).
 
@@ -220,8 +226,12 @@ def discover_motifs(
         raise UsageError(f"{len(ids)} ids and {len(offsets)} offsets given for {n} sequences")
     names = view.output_names
     summed = isinstance(target, (list, tuple)) and len(target) > 1
+    positions = view.head_kind == "position"
     if transform == "auto":
+        # A per-position model is explained through its position target, of raw outputs.
         transform = view.transform if summed and view.transform != "softmax" else None
+        transform = None if positions else transform
+    explained_network = _explained_network(view, position_target)
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     with _torch_threads_kept():
@@ -232,14 +242,18 @@ def discover_motifs(
     if per_output:
         from seqcnn.forward import run_network
 
-        logits = run_network(view.network, x, batch_size=batch_size, n_encoding=view.n_encoding)
+        logits = run_network(
+            explained_network, x, batch_size=batch_size, n_encoding=view.n_encoding
+        )
+        # A position target is a value per track, ranked as a regression output's.
+        task = None if positions else view.task
         groups = output_rows(
-            logits, view.task, max_per_output=max_per_output, min_per_output=min_per_output
+            logits, task, max_per_output=max_per_output, min_per_output=min_per_output
         )
         rows = np.concatenate(groups).astype(np.int64)
         row_outputs = np.repeat(np.arange(len(names)), [len(g) for g in groups])
         weights = np.eye(len(names), dtype=np.float32)[row_outputs]
-        predicted = predicted_rows(logits, view.task)[1].sum(axis=0)
+        predicted = predicted_rows(logits, task)[1].sum(axis=0)
         described = (
             f"each of {len(names)} outputs over the sequences predicted for it, "
             f"at most {max(len(g) for g in groups):,} each"
@@ -255,6 +269,8 @@ def discover_motifs(
         described = output
     if transform not in (None, "identity"):
         described += f" ({transform})"
+    if positions:
+        described += f" ({explained_network.mode} over the output positions)"
     scores = deep_lift_shap(
         view,
         x[rows] if per_output else x,
@@ -265,6 +281,7 @@ def discover_motifs(
         seed=seed,
         batch_size=batch_size,
         progress=progress,
+        position_target=explained_network.mode if positions else None,
     )
     timings["attributions"] = round(time.perf_counter() - mark, 3)
     log.info(f"DeepLIFT/SHAP of {len(rows):,} rows ({timings['attributions']:.1f} s)")
@@ -310,6 +327,14 @@ def discover_motifs(
         row_outputs=row_outputs,
         outputs=outputs,
     )
+
+
+def _explained_network(view: Any, position_target: str | None) -> Any:
+    """What is explained of ``view``: its network, or a per-position network's
+    :class:`seqcnn.position_targets.PositionTarget` (one number per track)."""
+    from seqcnn.position_targets import position_network
+
+    return position_network(view.network, view.task, position_target, None, None)
 
 
 def _cluster_per_output(

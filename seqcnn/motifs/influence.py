@@ -23,6 +23,9 @@ def filter_influence(
     x: np.ndarray | torch.Tensor,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 256,
+    *,
+    position_target: str | None = None,
+    position_window: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """How much each filter matters for each output, by nullification (Basset).
 
@@ -30,6 +33,10 @@ def filter_influence(
     positions of ``x``, and the rest of the network (body, head) is run again.  The
     influence is the mean over sequences of ``output_nullified - output_original``:
     negative when the filter pushes that output up.
+
+    A per-position model's outputs ``(N, T, L_out)`` are reduced per track first, as
+    attribution reduces them (:mod:`seqcnn.position_targets`): the influence is on each
+    track's position target, of the raw outputs.
 
     Parameters
     ----------
@@ -42,11 +49,15 @@ def filter_influence(
         ``None`` compares raw logits.
     batch_size
         Sequences per forward pass.
+    position_target, position_window
+        Per-position models only: ``"counts"``, ``"profile"`` or ``"sum"`` over the output
+        columns ``position_window`` (default all); ``None``: the task's default (see
+        :func:`seqcnn.attribution.attribution`).  ``transform`` must then be ``None``.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(F, T)``: filters by outputs.
+        Shape ``(F, T)``: filters by outputs (by tracks).
 
     Examples
     --------
@@ -61,9 +72,10 @@ def filter_influence(
     _check_batch_size(batch_size)
     if transform is not None and not callable(transform):
         raise UsageError("transform must be a callable on the logits, or None")
+    after_stem = _after_stem(model, network, transform, position_target, position_window)
 
     def outputs(act: torch.Tensor) -> torch.Tensor:
-        out = network.head(network.body(act))
+        out = after_stem(act)
         out = out if transform is None else transform(out)
         return out.reshape(out.shape[0], -1).double()
 
@@ -90,3 +102,23 @@ def filter_influence(
                 influence[f] += (outputs(act) - reference).sum(dim=0).cpu()
                 act[:, f, :] = kept
     return (influence / x.shape[0]).numpy()
+
+
+def _after_stem(model: Any, network: Any, transform: Any, position_target: str | None,
+                position_window: tuple[int, int] | None) -> Callable:  # fmt: skip
+    """The network from its stem's activations on: ``(N, F, L') -> (N, T)``, a
+    per-position network's tracks reduced by their position target."""
+    from seqcnn.position_targets import PositionTarget, default_target, position_network
+
+    def rest(act: torch.Tensor) -> torch.Tensor:
+        return network.head(network.body(act))
+
+    task = getattr(model, "task", None)
+    # Checks the options (and refuses them for a sequence model) as attribution does.
+    position_network(network, task, position_target, position_window, transform)
+    if getattr(network, "head_kind", "sequence") != "position":
+        return rest
+    mode = position_target or default_target(task, getattr(network, "head", None))
+    # The reduction of the outputs themselves: for a bpnet the same numbers as reading its
+    # two heads (its output is log_softmax(profile) + counts).
+    return PositionTarget(rest, mode, position_window)

@@ -54,7 +54,8 @@ def output_rows(
     Parameters
     ----------
     logits
-        Raw outputs ``(N, T)``.
+        Raw outputs ``(N, T)``; a per-position model's reduced to one number per track
+        first (:class:`seqcnn.position_targets.PositionTarget`).
     task
         ``"binary"``, ``"multilabel"``, ``"multiclass"``, ``"regression"`` or ``None``.
     max_per_output
@@ -78,8 +79,7 @@ def output_rows(
     >>> output_rows(logits, "multilabel", min_per_output=1, max_per_output=1)
     [array([0]), array([1])]
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    logits = logits.reshape(len(logits), -1)
+    logits = _per_sequence(logits)
     n, t = logits.shape
     if min_per_output < 1 or (max_per_output is not None and max_per_output < 1):
         raise UsageError("min_per_output and max_per_output must be at least 1")
@@ -117,8 +117,7 @@ def predicted_rows(
         ``(N, T)`` bool: probability >= 0.5 (binary, multilabel), the predicted class
         (multiclass), or among the top ``fraction`` by value (regression, unknown task).
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    logits = logits.reshape(len(logits), -1)
+    logits = _per_sequence(logits)
     n = len(logits)
     if task == "multiclass":
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -131,6 +130,18 @@ def predicted_rows(
     predicted = np.zeros(logits.shape, dtype=bool)
     np.put_along_axis(predicted, top, True, axis=0)
     return logits, predicted
+
+
+def _per_sequence(logits: np.ndarray) -> np.ndarray:
+    """``(N, T)`` float64 outputs; ``(N, T, L_out)`` is refused (flattened, its positions
+    would pass for outputs)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim > 2:
+        raise UsageError(
+            f"outputs of shape {logits.shape} are per position; reduce them to one number "
+            "per track (a position target) first"
+        )
+    return logits.reshape(len(logits), -1)
 
 
 def output_labels(names: Sequence[str]) -> list[str]:

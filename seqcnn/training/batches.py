@@ -35,9 +35,11 @@ class AugmentedBatches:
     device
         Where the tensors go.
     rc
-        Reverse-complement each row with probability 1/2.
+        Reverse-complement each row with probability 1/2 (per-position labels are reversed
+        along the sequence with it).
     shift
-        Shift each row by a random offset in ``[-shift, shift]``, filling with N.
+        Shift each row by a random offset in ``[-shift, shift]``, filling with N
+        (per-position labels shift with it, the bases shifted in unknown).
 
     Attributes
     ----------
@@ -66,9 +68,16 @@ class AugmentedBatches:
 
     def codes_for(self, rows: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """``(len(rows), L)`` codes of ``rows``, augmented with ``rng`` (``None``: as stored)."""
+        return self.augment(rows, rng)[0]
+
+    def augment(self, rows: np.ndarray, rng: np.random.Generator | None) -> tuple:
+        """``(codes, flip, offsets)``: the codes of ``rows`` augmented with ``rng``, which rows
+        were reverse-complemented (or ``None``) and each row's shift (or ``None``), for
+        :meth:`targets` to move per-position labels alike."""
         codes = np.asarray(self.codes[rows])
+        flip = offsets = None
         if rng is None:
-            return codes
+            return codes, flip, offsets
         if self.rc:
             flip = rng.random(len(rows)) < 0.5
             if flip.any():
@@ -81,11 +90,40 @@ class AugmentedBatches:
             offsets = rng.integers(-s, s + 1, size=n)
             windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=1)
             codes = windows[np.arange(n), s - offsets]
-        return codes
+        return codes, flip, offsets
 
-    def targets(self, rows: np.ndarray, task: str) -> torch.Tensor:
-        """Labels of ``rows`` on the device: class indices (multiclass) or float32."""
+    def targets(
+        self,
+        rows: np.ndarray,
+        task: str,
+        flip: np.ndarray | None = None,
+        offsets: np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """Labels of ``rows`` on the device: class indices (multiclass) or float32.
+
+        Per-position labels ``(n, T, L)`` (segmentation, profile) come as float32 with NaN
+        for unknown bases, moved with their sequences: reversed along the sequence where
+        ``flip`` (the tracks stay in their order: whether a reverse-complemented track
+        belongs to another strand is a choice about the data, left to the user) and
+        shifted by ``offsets`` with the bases shifted in unknown.
+        """
         import torch
 
-        y = torch.from_numpy(np.asarray(self.labels[rows]))
-        return y.to(self.device, dtype=torch.long if task == "multiclass" else torch.float32)
+        from ..labels import POSITION_TASKS
+
+        if task not in POSITION_TASKS:
+            y = torch.from_numpy(np.asarray(self.labels[rows]))
+            return y.to(self.device, dtype=torch.long if task == "multiclass" else torch.float32)
+        from ..position_metrics import track_values
+
+        values = track_values(self.labels[rows])
+        if flip is not None and flip.any():
+            values[flip] = values[flip, :, ::-1]
+        if offsets is not None:
+            n, tracks, length = values.shape
+            s = self.shift
+            padded = np.full((n, tracks, length + 2 * s), np.nan, dtype=np.float32)
+            padded[:, :, s : s + length] = values
+            windows = np.lib.stride_tricks.sliding_window_view(padded, length, axis=2)
+            values = windows[np.arange(n)[:, None], np.arange(tracks), (s - offsets)[:, None]]
+        return torch.from_numpy(np.ascontiguousarray(values)).to(self.device)

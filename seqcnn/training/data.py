@@ -85,7 +85,7 @@ def training_data(
         A dataset is missing or unlabelled, the validation/test data disagree with the
         training data on task, labels or length, or the validation split is empty.
     UsageError
-        ``options.loss`` does not fit the task.
+        ``options.loss`` or ``options.count_weight`` does not fit the task.
     """
     dataset = _resolve(data, "training data")
     _check_labelled(dataset, "training")
@@ -97,6 +97,8 @@ def training_data(
     task = dataset.task
     if options.loss is not None and task != "regression":
         raise UsageError(f"--loss applies to regression, but the task is {task}")
+    if getattr(options, "count_weight", None) is not None and task != "profile":
+        raise UsageError(f"--count-weight applies to profile tasks, but the task is {task}")
     if options.loss == "poisson" and (dataset.labels < 0).any():
         raise DataError("poisson loss needs non-negative counts", path=str(dataset.path))
 

@@ -55,7 +55,8 @@ def predict_rows(
         amp_dtype=amp_dtype,
     )
     if not len(rows):
-        return torch.zeros((0, network.config["n_outputs"]))
+        shape = network.output_shape() if hasattr(network, "output_shape") else None
+        return torch.zeros((0, *(shape or (network.config["n_outputs"],))))
     logits = torch.from_numpy(outputs)
     if rc_transform is None:
         return logits
@@ -75,13 +76,16 @@ def evaluate(
     device: torch.device,
     amp_dtype: torch.dtype | None,
 ) -> dict[str, Any]:
-    """The task's metrics (:func:`seqcnn.metrics.compute_metrics`) and ``"loss"`` on a split.
+    """The task's metrics (:func:`seqcnn.metrics.compute_metrics`, or
+    :func:`seqcnn.position_metrics.compute_position_metrics` for a per-position task) and
+    ``"loss"`` on a split.
 
     The network's mode is left as it was.
     """
     import torch
 
     from ..forward import output_transform
+    from ..labels import POSITION_TASKS
     from ..metrics import compute_metrics
 
     # A model trained on both strands is evaluated on both, as it predicts by default.
@@ -95,6 +99,8 @@ def evaluate(
         amp_dtype=amp_dtype,
         rc_transform=rc_transform,
     )
+    if task in POSITION_TASKS:
+        return _evaluate_positions(logits, split, task, criterion, device)
     y = torch.from_numpy(np.asarray(split.dataset.labels[split.rows]))
     y = y.long() if task == "multiclass" else y.float()
     loss = float(criterion.to("cpu")(logits, y)) if len(split.rows) else float("nan")
@@ -102,3 +108,17 @@ def evaluate(
     metrics = compute_metrics(task, y.numpy(), logits.numpy(), poisson=options.loss == "poisson")
     metrics["loss"] = loss
     return metrics
+
+
+def _evaluate_positions(logits, split: Split, task: str, criterion, device) -> dict[str, Any]:
+    """Loss and per-position metrics of a split's outputs ``(N, T, L_out)``."""
+    import torch
+
+    from ..position_metrics import compute_position_metrics, track_values
+
+    values = track_values(split.dataset.labels[split.rows])
+    loss = float("nan")
+    if len(split.rows):
+        loss = float(criterion.to("cpu")(logits, torch.from_numpy(values)))
+        criterion.to(device)
+    return compute_position_metrics(task, values, logits.numpy(), loss=loss)

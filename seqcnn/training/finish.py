@@ -53,17 +53,27 @@ def bundle_config(
     info: dict[str, Any],
     stopped_early: bool,
     metrics: dict[str, dict[str, float]],
+    chosen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The bundle's ``config.json`` (before :func:`seqcnn.bundle.save_model` adds the format
     fields, the checksum and the network's own description).
 
-    ``info`` is the network's :func:`seqcnn.models.summary`.
+    ``info`` is the network's :func:`seqcnn.models.summary`; ``chosen`` the training
+    options :func:`~seqcnn.training.options.data_defaults` filled in.  Both rules' choices
+    are recorded under ``training.defaults_chosen`` (the values themselves are also in the
+    model's and the training's options, which rebuild the model without any rule).
     """
     import torch
 
     from ..forward import output_transform
+    from ..models.sizing import SIZING_RULE
 
     options, dataset = trainer.options, data.dataset
+    defaults_chosen = {
+        "rule": SIZING_RULE,
+        "model": getattr(trainer.network, "sized_options", {}),
+        "training": chosen or {},
+    }
     return {
         "alphabet": ALPHABET,
         "input_length": dataset.length,
@@ -90,19 +100,29 @@ def bundle_config(
             "best_epoch": state.best_epoch + 1,
             "stopped_early": bool(stopped_early),
             "world_size": trainer.world,
+            "defaults_chosen": defaults_chosen,
         },
         "metrics": metrics,
     }
 
 
-def write_bundle(out: Path, network, config: dict, history, overwrite: bool = False) -> None:
+def write_bundle(
+    out: Path,
+    network,
+    config: dict,
+    history,
+    overwrite: bool = False,
+    extra_files: dict[str, Path] | None = None,
+) -> None:
     """Write the bundle folder ``out`` atomically: weights and config, ``metrics.csv`` (one
-    row per epoch) and ``learning_curve.png``."""
+    row per epoch), ``learning_curve.png`` and copies of ``extra_files`` (name -> source)."""
     from ..bundle import save_model
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
         save_model(network, config, tmp)
         history.to_csv(tmp / "metrics.csv", index=False)
+        for name, source in (extra_files or {}).items():
+            shutil.copyfile(source, tmp / name)
         if len(history):
             from ..plots import plot_learning_curves, save_figure
 
@@ -118,9 +138,14 @@ def finish(
     stopped_early: bool,
     out: Path | None,
     overwrite: bool = False,
+    chosen: dict[str, Any] | None = None,
+    extra_files: dict[str, Path] | None = None,
+    extra_training: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Restore the best weights, evaluate them, and save the bundle (rank 0, with ``out``),
-    removing the checkpoints."""
+    removing the checkpoints.  ``chosen``: the training options the data-size rule filled;
+    ``extra_files`` (name -> source) are copied into the bundle and ``extra_training`` is
+    added to ``config.json``'s ``training`` (the tuning summary)."""
     import pandas as pd
 
     from ..bundle import Model
@@ -131,12 +156,19 @@ def finish(
     history = pd.DataFrame(state.history)
     network.cpu().eval()
     config = bundle_config(
-        trainer, data, state, info=info, stopped_early=stopped_early, metrics=metrics
+        trainer,
+        data,
+        state,
+        info=info,
+        stopped_early=stopped_early,
+        metrics=metrics,
+        chosen=chosen,
     )
+    config["training"].update(extra_training or {})
     model = Model(network, {**config, "model": network.config})
     saved = None
     if out is not None and trainer.rank == 0:
-        write_bundle(out, network, config, history, overwrite=overwrite)
+        write_bundle(out, network, config, history, overwrite=overwrite, extra_files=extra_files)
         shutil.rmtree(work_folder(out), ignore_errors=True)
         saved = model.path = out
         model.config = json.loads((out / "config.json").read_text())

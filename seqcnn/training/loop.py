@@ -80,12 +80,14 @@ def make_trainer(
     """AdamW, the schedule, the gradient scaler and (several processes) DDP for a network."""
     import torch
 
+    from ..labels import POSITION_TASKS
     from ..metrics import primary_metric
+    from ..position_metrics import primary_metric as position_metric
 
     optimizer = torch.optim.AdamW(
         network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )
-    metric, mode = primary_metric(task)
+    metric, mode = (position_metric if task in POSITION_TASKS else primary_metric)(task)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     return Trainer(
         network=network,
@@ -143,8 +145,9 @@ def train_epoch(
         part = np.sort(order[start : start + options.batch_size])
         if len(part) < 2:  # batch norm cannot normalise a batch of one
             continue
-        x = batches.one_hot(batches.codes_for(part, rng))
-        y = batches.targets(part, trainer.task)
+        codes, flip, offsets = batches.augment(part, rng)
+        x = batches.one_hot(codes)
+        y = batches.targets(part, trainer.task, flip, offsets)
         trainer.optimizer.zero_grad(set_to_none=True)
         with autocast(trainer.device, trainer.amp_dtype):
             loss = trainer.criterion(trainer.step_model(x).float(), y)

@@ -5,20 +5,28 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..dataset import Dataset
 from ..errors import UsageError
 from .batches import AugmentedBatches
-from .checkpoints import fresh_state, resume_state, run_signature, start_work, work_folder
-from .data import is_fasta_input, n_outputs, training_data
+from .checkpoints import (
+    LoopState,
+    fresh_state,
+    resume_state,
+    run_signature,
+    start_work,
+    work_folder,
+)
+from .data import TrainingData, is_fasta_input, n_outputs, training_data
 from .devices import amp_dtype_for, distributed, end_distributed, training_device
 from .finish import finish
-from .loop import fit, make_trainer
+from .loop import Trainer, fit, make_trainer
 from .losses import criterion_for
-from .options import TrainOptions, TrainResult
+from .options import TrainOptions, TrainResult, resolve_data_defaults
 
-__all__ = ["train"]
+__all__ = ["PreparedRun", "prepare_run", "run_epochs", "train"]
 
 log = logging.getLogger("seqcnn")
 
@@ -88,13 +96,84 @@ def train(
             progress=progress,
             **kwargs,
         )
+    options = dataclasses.replace(options or TrainOptions(), **kwargs)
+    options.check()
+    run = prepare_run(training_data(data, valid, test, options), options)
+    trainer, data, options = run.trainer, run.data, run.options
+
+    out_path = Path(out) if out is not None else None
+    if out_path is not None and out_path.exists() and not overwrite:
+        raise UsageError("output already exists; use --force to replace it", path=str(out_path))
+    work = work_folder(out_path)
+    signature = run_signature(options, data.by_role())
+    if resume:
+        optimizer, scheduler = trainer.optimizer, trainer.scheduler
+        state = resume_state(work, out_path, signature, trainer.network, optimizer, scheduler)
+        log.info("resuming after epoch %d", state.start_epoch)
+    else:
+        state = fresh_state(trainer.network, trainer.mode)
+        if work is not None and trainer.rank == 0:
+            start_work(work)
+
+    stopped_early = run_epochs(
+        run, state, work=work, signature=signature, show=progress if trainer.rank == 0 else False
+    )
+    result = finish(
+        trainer,
+        data,
+        state,
+        info=run.info,
+        stopped_early=stopped_early,
+        out=out_path,
+        overwrite=overwrite,
+        chosen=run.chosen,
+    )
+    end_distributed(trainer.world)
+    return result
+
+
+@dataclasses.dataclass
+class PreparedRun:
+    """A run ready for its first epoch: see :func:`prepare_run`.
+
+    Attributes
+    ----------
+    trainer
+        The network, optimizer, schedule and loss (:class:`~seqcnn.training.loop.Trainer`).
+    batches
+        Augmented one-hot batches of the training dataset.
+    data
+        The datasets and the rows of each role.
+    options
+        The options with the data-size defaults filled in (what the bundle records).
+    info
+        The network's :func:`seqcnn.models.summary`.
+    chosen
+        The training options :func:`~seqcnn.training.options.data_defaults` filled in.
+    """
+
+    trainer: Trainer
+    batches: AugmentedBatches
+    data: TrainingData
+    options: TrainOptions
+    info: dict
+    chosen: dict
+
+
+def prepare_run(data: TrainingData, options: TrainOptions) -> PreparedRun:
+    """Build the network, the batches and the trainer for ``options`` on split ``data``.
+
+    Options left ``None`` (batch size, rates, patience) follow the size of the data
+    (:func:`~seqcnn.training.options.resolve_data_defaults`); the network's initial weights
+    come from ``torch.manual_seed(options.seed)``.
+    """
     import torch
 
     from ..models import build_model, summary
 
-    options = dataclasses.replace(options or TrainOptions(), **kwargs)
-    options.check()
-    data = training_data(data, valid, test, options)
+    given = options
+    options = resolve_data_defaults(options, len(data.train_rows))
+    chosen = {k: v for k, v in dataclasses.asdict(options).items() if v != getattr(given, k)}
     dataset, task = data.dataset, data.task
     n_encoding = options.n_encoding or dataset.n_encoding
     rank, world = distributed()
@@ -104,7 +183,11 @@ def train(
     # The initial weights are the only draw from torch's global generator before the loop.
     torch.manual_seed(options.seed)
     network = build_model(
-        options.architecture, dataset.length, n_outputs(dataset), **options.model_options
+        options.architecture,
+        dataset.length,
+        n_outputs(dataset),
+        n_train=len(data.train_rows),
+        **options.model_options,
     ).to(device)
     info = summary(network)
     batches = AugmentedBatches(dataset, n_encoding, device, options.rc_augment, options.shift)
@@ -120,42 +203,44 @@ def train(
         rank=rank,
         world=world,
     )
+    return PreparedRun(trainer, batches, data, options, info, chosen)
 
-    out_path = Path(out) if out is not None else None
-    if out_path is not None and out_path.exists() and not overwrite:
-        raise UsageError("output already exists; use --force to replace it", path=str(out_path))
-    work = work_folder(out_path)
-    signature = run_signature(options, data.by_role())
-    if resume:
-        optimizer, scheduler = trainer.optimizer, trainer.scheduler
-        state = resume_state(work, out_path, signature, network, optimizer, scheduler)
-        log.info("resuming after epoch %d", state.start_epoch)
-    else:
-        state = fresh_state(network, trainer.mode)
-        if work is not None and rank == 0:
-            start_work(work)
 
-    stopped_early = fit(
-        trainer,
-        batches,
-        data.train_rows,
-        data.valid,
-        state,
-        work=work,
-        signature=signature,
-        show=progress if rank == 0 else False,
-    )
-    result = finish(
-        trainer,
-        data,
-        state,
-        info=info,
-        stopped_early=stopped_early,
-        out=out_path,
-        overwrite=overwrite,
-    )
-    end_distributed(world)
-    return result
+def run_epochs(
+    run: PreparedRun,
+    state: LoopState,
+    *,
+    work: Path | None = None,
+    signature: dict | None = None,
+    show: bool | None = False,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> bool:
+    """The epoch loop (:func:`~seqcnn.training.loop.fit`); whether it stopped early.
+
+    ``on_epoch(row)`` is called after every epoch with its row of the history (what
+    ``metrics.csv`` gets); an exception it raises (e.g. ``optuna.TrialPruned``) ends the
+    run there.
+    """
+    trainer, data = run.trainer, run.data
+    if on_epoch is None:
+        return fit(trainer, run.batches, data.train_rows, data.valid, state,
+                   work=work, signature=signature, show=show)  # fmt: skip
+    # One epoch per call: each epoch's order, augmentation and dropout depend only on
+    # (seed, epoch), so this trains exactly as one call would.
+    options = trainer.options
+    try:
+        for epoch in range(state.start_epoch, options.epochs):
+            state.start_epoch = epoch
+            trainer.options = dataclasses.replace(options, epochs=epoch + 1)
+            before = len(state.history)
+            stopped = fit(trainer, run.batches, data.train_rows, data.valid, state,
+                          work=work, signature=signature, show=show)  # fmt: skip
+            if len(state.history) == before:
+                return stopped
+            on_epoch(state.history[-1])
+    finally:
+        trainer.options = options
+    return state.bad_epochs >= options.patience
 
 
 def _train_from_fasta(data, out, encode_options, **kwargs) -> TrainResult:
