@@ -16,7 +16,7 @@ DEMO   ?= demo
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,parquet,workflow,notebook,discover]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,parquet,workflow,notebook,discover,tune]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,6 +24,14 @@ install: $(STAMP)
 ## demo: run the whole pipeline on the bundled planted-motif demo data
 demo: $(STAMP)
 	bash scripts/demo.sh $(DEMO)
+
+## demo-unet: a per-position U-Net on simulated planted motifs (a mask per motif), its
+## per-base AUPRC next to a known-PWM oracle's, into $(DEMO)/unet (a few minutes on 2 CPUs;
+## benchmarks/per_position.py --simulated is the full acceptance run)
+.PHONY: demo-unet
+demo-unet: $(STAMP)
+	$(BIN)/python benchmarks/per_position.py --simulated --only segmentation --n 3000 \
+		--epochs 10 --no-targets --out $(DEMO)/unet
 
 ## workflow: the same pipeline as a Snakemake workflow (workflows/), into demo/workflow
 workflow: $(STAMP)

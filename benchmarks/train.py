@@ -112,14 +112,14 @@ def timing(module, names: list[str]):
             setattr(module, name, fn)
 
 
-def new_network(options, length: int):
+def new_network(options, length: int, n_train: int):
     """The network and optimizer seqcnn's train() starts from (same seed, same init)."""
     import torch
 
     from seqcnn.models import build_model
 
     torch.manual_seed(options.seed)
-    network = build_model(options.architecture, length, 1, **options.model_options)
+    network = build_model(options.architecture, length, 1, n_train=n_train, **options.model_options)
     optimizer = torch.optim.AdamW(
         network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )
@@ -130,7 +130,7 @@ def bare_loop(x, y, options, epochs: int, max_batches: int | None = None) -> lis
     """Seconds per epoch of a plain loop over in-memory tensors (or of ``max_batches``)."""
     import torch
 
-    network, optimizer = new_network(options, x.shape[2])
+    network, optimizer = new_network(options, x.shape[2], len(x))
     network.train()
     criterion = torch.nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(options.seed)
@@ -214,6 +214,7 @@ def measure(case: str, args, out: Path) -> dict:
     from seqcnn.models import summary
     from seqcnn.training import TrainOptions
     from seqcnn.training.data import split_indices_for
+    from seqcnn.training.options import resolve_data_defaults
 
     architecture, length, n = CASES[case]
     n = max(int(n * args.scale), 200)
@@ -230,10 +231,12 @@ def measure(case: str, args, out: Path) -> dict:
         device="cpu",
     )
     rows = split_indices_for(dataset, options, need_valid=True)["train"]
+    # What train() fills in from the number of training rows (learning rate, patience...).
+    options = resolve_data_defaults(options, len(rows))
     n_valid = len(dataset) - len(rows)
     x = torch.from_numpy(dataset.one_hot(rows))
     y = torch.from_numpy(np.asarray(dataset.labels[rows], dtype=np.float32))
-    network, _ = new_network(options, length)
+    network, _ = new_network(options, length, len(rows))
     params = summary(network)["parameters"]
 
     # Warm-up: the same shapes through forward/backward/step once the kernels are cached;
