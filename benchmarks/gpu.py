@@ -440,7 +440,8 @@ def bare_train(x, y, options, device, amp_dtype, epochs: int, max_batches: int |
     from seqcnn.models import build_model
 
     torch.manual_seed(options.seed)
-    network = build_model(options.architecture, x.shape[2], y.shape[1]).to(device)
+    network = build_model(options.architecture, x.shape[2], y.shape[1], n_train=len(x))
+    network = network.to(device)
     optimizer = torch.optim.AdamW(
         network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )
@@ -481,6 +482,7 @@ def check_train_throughput(ctx: Context) -> Outcome:
 
     import seqcnn
     from seqcnn.labels import split_indices
+    from seqcnn.training.options import resolve_data_defaults
 
     outcome = Outcome()
     amp_dtype = amp_dtype_for(ctx.device)
@@ -507,6 +509,8 @@ def check_train_throughput(ctx: Context) -> Outcome:
                 device=ctx.device_name,
                 amp=True,
             )
+            # What train() fills in from the number of training rows (learning rate...).
+            options = resolve_data_defaults(options, len(rows))
             bare_train(x, y, options, ctx.device, amp_dtype, 1, ctx.sizes.warmup_batches)
             bare, ours = [], []
             for repeat in range(ctx.repeats):

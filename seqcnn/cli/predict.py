@@ -114,12 +114,13 @@ def predict(
     from ..bundle import load_model
     from ..predict import predict_file
 
-    if out not in (None, "-"):  # before the model is loaded; checked again on writing
-        folder = not Path(out).suffix  # a per-position model's folder of arrays
-        check_output(out, overwrite=force, folder=folder)
     setup_logging(quiet)
     use_threads(threads)
     model = load_model(model_path)
+    if out not in (None, "-"):  # before any work; checked again on writing
+        # Only a per-position model writes a folder of arrays (an out without a suffix).
+        folder = model.head_kind == "position" and not Path(out).suffix
+        check_output(out, overwrite=force, folder=folder)
     rows = predict_file(
         model,
         fasta,
