@@ -7,10 +7,12 @@ command module never imports the package that is still being initialised.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 
 import click
 
+from ..errors import UsageError
 from ..forward import DEVICES
 from ..threads import THREADS_HELP
 
@@ -130,3 +132,17 @@ def setup_logging(quiet: bool) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def part_option(help: str):
+    """``--part K/N``: the K-th of N parts of a run, parsed to ``(K, N)`` with 1 <= K <= N."""
+
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+        if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+            raise UsageError(f"--part '{value}' is not K/N with 1 <= K <= N (e.g. 2/8)")
+        return int(match.group(1)), int(match.group(2))
+
+    return click.option("--part", callback=parse, metavar="K/N", help=help)

@@ -3,8 +3,6 @@ of parts -> one track, by :func:`seqcnn.tracks.gather_tracks` (``--gather``)."""
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from ..errors import UsageError
@@ -14,6 +12,7 @@ from ..scan import SCAN_FORMATS
 from .options import (
     CONTEXT,
     force_option,
+    part_option,
     progress,
     quiet_option,
     setup_logging,
@@ -24,16 +23,6 @@ from .options import (
 # Options that only scanning uses (an error with --gather when given on the command line).
 _SCAN_ONLY = ("model_path", "regions", "stride", "target", "max_n_fraction", "logits",
               "rc_average", "batch_size", "device", "part")  # fmt: skip
-
-
-def _part(ctx, param, value):
-    """``K/N`` -> ``(K, N)`` with ``1 <= K <= N``."""
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise click.BadParameter(f"'{value}' is not K/N with 1 <= K <= N (e.g. 2/8)")
-    return int(match.group(1)), int(match.group(2))
 
 
 @click.command(context_settings=CONTEXT)
@@ -99,12 +88,9 @@ def _part(ctx, param, value):
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
-@click.option(
-    "--part",
-    callback=_part,
-    metavar="K/N",
-    help="Scan only the K-th of N parts with about as many windows each (write a bedGraph; "
-    "join the parts with --gather).",
+@part_option(
+    "Scan only the K-th of N parts with about as many windows each (write a bedGraph; "
+    "join the parts with --gather)."
 )
 @click.option(
     "--gather",

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from ..alleles import REF_MISMATCH
@@ -16,6 +14,7 @@ from ..variant_report import ATTRIBUTION_METHODS, DEFAULT_TOP
 from .options import (
     CONTEXT,
     force_option,
+    part_option,
     progress,
     quiet_option,
     setup_logging,
@@ -28,16 +27,6 @@ _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
 # Options that only scoring uses (an error with --gather when given on the command line).
 _SCORE_ONLY = ("model_path", "genome", "ref_mismatch", "strict", "rc_average", "batch_size",
                "device", "part", "attribution", "attribution_top", "target")  # fmt: skip
-
-
-def _part(ctx, param, value):
-    """``K/N`` -> ``(K, N)`` with ``1 <= K <= N``."""
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise UsageError(f"--part '{value}' is not K/N with 1 <= K <= N (e.g. 2/8)")
-    return int(match.group(1)), int(match.group(2))
 
 
 @click.command(context_settings=CONTEXT)
@@ -102,12 +91,9 @@ def _part(ctx, param, value):
     "--target",
     help="The output --attribution ranks by and explains, by name or index [default: the first].",
 )
-@click.option(
-    "--part",
-    callback=_part,
-    metavar="K/N",
-    help="Score only the K-th of N parts of the variants (join the parts' tables with "
-    "--gather: the table of one run).",
+@part_option(
+    "Score only the K-th of N parts of the variants (join the parts' tables with "
+    "--gather: the table of one run)."
 )
 @click.option(
     "--gather",
