@@ -28,7 +28,6 @@ True
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -64,8 +63,9 @@ def reuse_freed_memory() -> bool:
     ):
         return _applied
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        # The process's own symbols include the C library's: no library search (which
+        # find_library does by running ldconfig) on the first forward pass.
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # musl and others: no mallopt, nothing to do
         return _applied
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
