@@ -45,10 +45,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 MARK_START, MARK_END = "<!-- variants:start -->", "<!-- variants:end -->"
 SPEED_NOTE = (
-    "Runs on this shared machine vary by up to 30 % with its load (over the four runs of the "
-    "session that wrote this, with 5,000 and 20,000 variants, the ratio was 0.92-1.06 dense, "
-    "0.74-0.94 sparse with a plain genome, 0.71-0.83 sparse with the bgzip one); what costs the "
-    "sparse layouts is reading the genome, see docs/variants.md (Speed)."
+    "Runs on this shared machine vary by up to 30 % with its host's load (session 7: the network "
+    "alone took 2.9-3.5 s over 8 runs in a row; over three runs of that session's code the ratio "
+    "was 0.72-0.96 sparse with the bgzip genome, 0.85-0.93 with a plain one, 0.87-1.01 dense); "
+    "what costs the sparse layouts is reading the genome, see docs/variants.md (Speed)."
 )
 CONTIG = "chr20"
 

@@ -31,14 +31,15 @@ The rows keep the input's columns and add the normalised variant written VCF-sty
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .alphabet import IUPAC_CODES, LETTER_BYTES
 from .errors import DataError, UsageError
+from .genome import ReadAhead
+from .genome_direct import direct_reader
 
 if TYPE_CHECKING:
     from .genome import Genome
@@ -61,6 +62,8 @@ REF_MATCH_VALUES = ("match", "mismatch", "swapped")
 VARIANT_COLUMNS = (
     "chrom", "pos", "id", "ref", "alt", "ref_match", "norm_pos", "norm_ref", "norm_alt",
 )  # fmt: skip
+#: Indices into :data:`REF_MATCH_VALUES`.
+_MATCH, _MISMATCH, _SWAPPED = 0, 1, 2
 #: Bases left of an indel read with it, so that most left shifts need no second read.
 _SHIFT_BASES = 128
 #: Code -> upper-case letter, for ``bytes.translate``.
@@ -203,108 +206,137 @@ def variant_codes(
             f"unknown ref_mismatch '{ref_mismatch}'; choose one of {', '.join(REF_MISMATCH)}"
         )
     n = len(alleles)
-    ref_out = np.empty((n, length), np.uint8)
-    alt_out = np.empty((n, length), np.uint8)
-    rows = np.zeros(n, bool)
-    changed = np.ones((n, 2), np.int64)  # SNVs; the others are set by _indel_windows
-    norm: list[Any] = [None] * n
-    match = [""] * n
-    by_contig: dict[str, list[int]] = {}
-    for i, chrom in enumerate(alleles.chrom):
-        by_contig.setdefault(chrom, []).append(i)
-    for chrom, index in by_contig.items():
-        contig = genome.resolve(chrom)
+    rows = _Rows(alleles, length)
+    chrom = alleles.chrom
+    if n and chrom.count(chrom[0]) == n:  # the usual chunk: one contig
+        by_contig = {chrom[0]: np.arange(n)}
+    else:
+        names = np.array(chrom, dtype=object)
+        by_contig = {c: np.flatnonzero(names == c) for c in dict.fromkeys(chrom)}
+    reader = direct_reader(genome)
+    for chrom_name, index in by_contig.items():
+        contig = genome.resolve(chrom_name)
         size = genome.contigs[contig]
-        for i in index:
-            if alleles.pos[i] + len(alleles.ref[i]) - 1 > size:
-                raise DataError(
-                    f"variant {chrom}:{alleles.pos[i]} {alleles.ref[i]}>{alleles.alt[i]} lies "
-                    f"past the end of contig '{contig}' ({size} bases); is it the right genome?",
-                    path=name,
-                )
-        snv = [i for i in index if len(alleles.ref[i]) == 1 == len(alleles.alt[i])]
-        other = [i for i in index if not len(alleles.ref[i]) == 1 == len(alleles.alt[i])]
+        past = np.flatnonzero(rows.pos[index] + rows.ref_len[index] - 1 > size)
+        if len(past):
+            i = int(index[past[0]])
+            raise DataError(
+                f"variant {chrom_name}:{alleles.pos[i]} {alleles.ref[i]}>{alleles.alt[i]} lies "
+                f"past the end of contig '{contig}' ({size} bases); is it the right genome?",
+                path=name,
+            )
+        snv = index[rows.snv[index]]
+        other = index[~rows.snv[index]]
         # Everything the chunk needs from this contig, read once (a bgzip block is inflated
         # once, not once for the SNVs and again for the indels).
         centre = length // 2
-        snv_starts = np.array([alleles.pos[i] - 1 - centre for i in snv], np.int64)
-        span = _indel_span(alleles, other, length)
-        other_starts = np.array([alleles.pos[i] - 1 - centre - _SHIFT_BASES for i in other],
-                                np.int64)  # fmt: skip
-        ahead = genome.read_ahead(contig, np.r_[snv_starts, other_starts],
-                                  np.r_[snv_starts + length, other_starts + span])  # fmt: skip
-        if snv:
-            _snv_windows(alleles, snv, ahead, length, ref_out, alt_out, norm, match)
-        if other:
-            _indel_windows(alleles, other, ahead, length, ref_out, alt_out, norm, match,
-                           changed)  # fmt: skip
-    counts = Counter(match)
-    mismatch = counts["mismatch"] + counts["swapped"]
-    for i, value in enumerate(match):
-        if value != "match" and ref_mismatch == "error":
+        snv_starts = rows.pos[snv] - 1 - centre
+        span = _indel_span(rows, other, length)
+        other_starts = rows.pos[other] - 1 - centre - _SHIFT_BASES
+        ahead = ReadAhead(reader, contig, np.r_[snv_starts, other_starts],
+                          np.r_[snv_starts + length, other_starts + span])  # fmt: skip
+        if len(snv):
+            _snv_windows(alleles, snv, ahead, length, rows)
+        if len(other):
+            _indel_windows(alleles, other, ahead, length, rows)
+    return rows.codes(alleles, ref_mismatch, name)
+
+
+class _Rows:
+    """What :func:`variant_codes` works out per row, as arrays filled contig by contig."""
+
+    def __init__(self, alleles: Alleles, length: int):
+        n = len(alleles)
+        self.pos = np.fromiter(alleles.pos, np.int64, n)
+        self.ref_len = np.fromiter(map(len, alleles.ref), np.int64, n)
+        self.snv = (self.ref_len == 1) & (np.fromiter(map(len, alleles.alt), np.int64, n) == 1)
+        self.ref = np.empty((n, length), np.uint8)
+        self.alt = np.empty((n, length), np.uint8)
+        self.changed = np.ones((n, 2), np.int64)  # SNVs; the others are set by _indel_windows
+        self.match = np.zeros(n, np.int8)  # index into REF_MATCH_VALUES
+        self.norm_pos = self.pos.copy()
+        self.norm_ref = np.empty(n, object)
+        self.norm_alt = np.empty(n, object)
+        self.genome_ref = np.empty(n, object)  # the genome's bases under REF, for messages
+
+    def codes(self, alleles: Alleles, ref_mismatch: str, name: str | None) -> VariantCodes:
+        """The rows kept, as :class:`VariantCodes`."""
+        n = len(self.match)
+        differ = np.flatnonzero(self.match)
+        if len(differ) and ref_mismatch == "error":
+            i = int(differ[0])
             raise DataError(
                 f"variant {alleles.chrom[i]}:{alleles.pos[i]} has REF {alleles.ref[i]} but the "
-                f"genome has {norm[i][3]} there ({value}); is it the right genome? "
-                "(--ref-mismatch flag or skip keeps going)",
+                f"genome has {self.genome_ref[i]} there ({REF_MATCH_VALUES[self.match[i]]}); is "
+                "it the right genome? (--ref-mismatch flag or skip keeps going)",
                 path=name,
             )
-        rows[i] = value == "match" or ref_mismatch == "flag"
-    keep = np.flatnonzero(rows)
-    columns = {
-        "chrom": [alleles.chrom[i] for i in keep],
-        "pos": [alleles.pos[i] for i in keep],
-        "id": [alleles.ids[i] for i in keep],
-        "ref": [alleles.ref[i] for i in keep],
-        "alt": [alleles.alt[i] for i in keep],
-        "ref_match": [match[i] for i in keep],
-        "norm_pos": [norm[i][0] for i in keep],
-        "norm_ref": [norm[i][1] for i in keep],
-        "norm_alt": [norm[i][2] for i in keep],
-    }
-    return VariantCodes(
-        columns, ref_out[keep], alt_out[keep], mismatch, counts["swapped"], n - len(keep),
-        changed[keep],
-    )  # fmt: skip
+        swapped = int(np.count_nonzero(self.match == _SWAPPED))
+        match = np.asarray(REF_MATCH_VALUES, object)[self.match]
+        keep: slice | np.ndarray = slice(None)
+        if ref_mismatch != "flag" and len(differ):
+            keep = np.flatnonzero(self.match == _MATCH)
+        columns = {
+            "chrom": _kept(alleles.chrom, keep),
+            "pos": _kept(alleles.pos, keep),
+            "id": _kept(alleles.ids, keep),
+            "ref": _kept(alleles.ref, keep),
+            "alt": _kept(alleles.alt, keep),
+            "ref_match": match[keep].tolist(),
+            "norm_pos": self.norm_pos[keep].tolist(),
+            "norm_ref": self.norm_ref[keep].tolist(),
+            "norm_alt": self.norm_alt[keep].tolist(),
+        }
+        kept = len(columns["pos"])
+        return VariantCodes(columns, self.ref[keep], self.alt[keep], len(differ), swapped,
+                            n - kept, self.changed[keep])  # fmt: skip
 
 
-def _match(genome_ref: bytes, ref: str, genome_alt: bytes, alt: str) -> str:
+def _kept(values: list, keep: slice | np.ndarray) -> list:
+    return list(values) if isinstance(keep, slice) else [values[i] for i in keep.tolist()]
+
+
+def _match(genome_ref: bytes, ref: str, genome_alt: bytes, alt: str) -> int:
     if genome_ref == _codes(ref):
-        return "match"
-    return "swapped" if genome_alt == _codes(alt) else "mismatch"
+        return _MATCH
+    return _SWAPPED if genome_alt == _codes(alt) else _MISMATCH
 
 
-def _indel_span(alleles, index, length: int) -> int:
+def _indel_span(rows: _Rows, index: np.ndarray, length: int) -> int:
     """Bases read per indel: its left shifts, both windows (a REF longer than a window is
     read apart rather than make every read as long)."""
-    if not index:
+    if not len(index):
         return 0
-    return _SHIFT_BASES + min(max(len(alleles.ref[i]) for i in index), max(length, 1024)) + length
+    return _SHIFT_BASES + min(int(rows.ref_len[index].max()), max(length, 1024)) + length
 
 
-def _snv_windows(alleles, index, ahead, length, ref_out, alt_out, norm, match):
+def _snv_windows(alleles, index, ahead, length, rows: _Rows) -> None:
     """SNVs, all at once: the base at index ``L // 2`` of the window is replaced."""
     centre = length // 2
-    pos0 = np.array([alleles.pos[i] - 1 for i in index], np.int64)
-    windows = ahead.windows(pos0 - centre, length)
-    alt = np.frombuffer(_codes("".join(alleles.alt[i] for i in index)), np.uint8)
-    ref_out[index] = windows
+    windows = ahead.windows(rows.pos[index] - 1 - centre, length)
+    items = index.tolist()
+    alts = "".join([alleles.alt[i] for i in items])
+    alt = np.frombuffer(_codes(alts), np.uint8)
+    ref = np.frombuffer(_codes("".join([alleles.ref[i] for i in items])), np.uint8)
+    rows.ref[index] = windows
+    genome = windows[:, centre].copy()
     windows[:, centre] = alt
-    alt_out[index] = windows
-    bases = ref_out[index, centre].tobytes()
-    letters = _letters(bases)
-    for k, i in enumerate(index):
-        base = bases[k : k + 1]
-        match[i] = _match(base, alleles.ref[i], base, alleles.alt[i])
-        norm[i] = (alleles.pos[i], letters[k], alleles.alt[i].upper(), letters[k])
+    rows.alt[index] = windows
+    rows.match[index] = np.where(genome == ref, _MATCH, np.where(genome == alt, _SWAPPED,
+                                                                 _MISMATCH))  # fmt: skip
+    letters = list(_letters(genome.tobytes()))
+    rows.norm_ref[index] = letters
+    rows.genome_ref[index] = letters
+    rows.norm_alt[index] = list(alts.upper())
 
 
-def _indel_windows(alleles, index, ahead, length, ref_out, alt_out, norm, match, changed):
+def _indel_windows(alleles, index, ahead, length, rows: _Rows) -> None:
     """Every other variant: normalised one by one, from the bases read ahead."""
     centre = length // 2
-    span = _indel_span(alleles, index, length)
-    starts = np.array([alleles.pos[i] - 1 - centre - _SHIFT_BASES for i in index], np.int64)
+    span = _indel_span(rows, index, length)
+    starts = rows.pos[index] - 1 - centre - _SHIFT_BASES
     spans = ahead.windows(starts, span)
-    for k, i in enumerate(index):
+    for k, i in enumerate(index.tolist()):
         first, row = int(starts[k]), spans[k].tobytes()
 
         def get(a: int, b: int, first=first, row=row) -> bytes:
@@ -314,13 +346,15 @@ def _indel_windows(alleles, index, ahead, length, ref_out, alt_out, norm, match,
 
         pos0, ref, alt = alleles.pos[i] - 1, alleles.ref[i], alleles.alt[i]
         genome_ref = get(pos0, pos0 + len(ref))
-        match[i] = _match(genome_ref, ref, get(pos0, pos0 + len(alt)), alt)
+        rows.match[i] = _match(genome_ref, ref, get(pos0, pos0 + len(alt)), alt)
         p, deleted, inserted = normalize(get, pos0, genome_ref, _codes(alt))
         if not deleted and not inserted:
             p = pos0
-        ref_out[i] = np.frombuffer(get(p - centre, p - centre + length), np.uint8)
+        rows.ref[i] = np.frombuffer(get(p - centre, p - centre + length), np.uint8)
         tail = get(p + len(deleted), p + len(deleted) + max(0, length - centre - len(inserted)))
         window = get(p - centre, p) + inserted[: length - centre] + tail
-        alt_out[i] = np.frombuffer(window, np.uint8)
-        changed[i] = len(deleted), len(inserted)
-        norm[i] = (*_vcf_style(get, p, deleted, inserted, pos0), _letters(genome_ref))
+        rows.alt[i] = np.frombuffer(window, np.uint8)
+        rows.changed[i] = len(deleted), len(inserted)
+        norm = _vcf_style(get, p, deleted, inserted, pos0)
+        rows.norm_pos[i], rows.norm_ref[i], rows.norm_alt[i] = norm
+        rows.genome_ref[i] = _letters(genome_ref)

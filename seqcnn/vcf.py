@@ -196,15 +196,19 @@ class VariantReader:
     def __iter__(self) -> Iterator[Alleles]:
         low, high = self._bounds()
         high = float("inf") if high is None else high
-        chunk = Alleles()
+        chunk, size = Alleles(), 0
         scorable = 0  # scorable alleles before this one, in the whole file
         for chrom, pos, id_, ref, alts in self._rows():
             if scorable >= high:
                 break
             self.records += scorable >= low
-            ref_problem = allele_problem(ref)
+            # The usual allele (bases only) is recognised inline: a call per allele costs
+            # as much as the rest of its reading.
+            ref_problem = None if ref and not ref.translate(_BASES) else allele_problem(ref)
             for alt in alts:
-                reason = ref_problem or allele_problem(alt)
+                reason = ref_problem or (
+                    None if alt and not alt.translate(_BASES) else allele_problem(alt)
+                )
                 inside = low <= scorable < high
                 if reason is not None:
                     if inside:
@@ -213,11 +217,16 @@ class VariantReader:
                 scorable += 1
                 if not inside:
                     continue
-                chunk.append(chrom, pos, id_, ref, alt)
-                if len(chunk) >= self.chunk_size:
+                chunk.chrom.append(chrom)
+                chunk.pos.append(pos)
+                chunk.ids.append(id_)
+                chunk.ref.append(ref)
+                chunk.alt.append(alt)
+                size += 1
+                if size >= self.chunk_size:
                     yield chunk
-                    chunk = Alleles()
-        if len(chunk):
+                    chunk, size = Alleles(), 0
+        if size:
             yield chunk
 
     def _skip(self, reason: str, chrom: str, pos: int, ref: str, alt: str) -> None:
@@ -262,13 +271,14 @@ class VariantReader:
                 ) from None
             try:
                 records = iter(vcf)
-                where, number = "the first record", 0
+                number, chrom, pos = 0, None, None
                 while True:
                     try:
                         record = next(records)
                     except StopIteration:
                         return
                     except Exception as err:  # a cut-short or corrupt file
+                        where = f"record {number} ({chrom}:{pos})" if number else "the first record"
                         raise DataError(
                             f"cannot read the record after {where} ({_reason(err)}); "
                             "the file is truncated or corrupt",
@@ -276,7 +286,6 @@ class VariantReader:
                         ) from None
                     chrom, pos = record.CHROM, record.POS
                     number += 1
-                    where = f"record {number} ({chrom}:{pos})"
                     yield chrom, pos, record.ID or ".", record.REF, record.ALT or [None]
             finally:
                 vcf.close()

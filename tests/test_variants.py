@@ -499,6 +499,46 @@ def test_prefetched_keeps_order_raises_and_stops():
     assert closed == [True]
 
 
+def test_reading_beside_or_between_forward_passes(genome, monkeypatch):
+    import seqcnn.threads
+    import seqcnn.variants as variants
+
+    model = PositionLinear(21)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(seqcnn.threads, "available_cpus", lambda: 2)
+    assert not variants.spare_core(model)  # every CPU runs the network: read in turn
+    monkeypatch.setattr(seqcnn.threads, "available_cpus", lambda: 3)
+    assert variants.spare_core(model)
+    # either way, the same table
+    frame = pd.DataFrame(_vcf_rows(CONTIGS["chr1"], 40, seed=6), columns=["chrom", "pos", "ref",
+                                                                           "alt"])  # fmt: skip
+    threads = []
+    prefetched = variants.prefetched
+    monkeypatch.setattr(
+        variants, "prefetched", lambda items: threads.append(1) or prefetched(items)
+    )
+    tables = []
+    for spare in (True, False):
+        monkeypatch.setattr(variants, "spare_core", lambda network, spare=spare: spare)
+        tables.append(score_variants(model, frame, genome, batch_size=2))
+    assert threads == [1]
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert list(tables[0].dtypes[["pos", "norm_pos"]]) == [np.int64, np.int64]
+
+
+def test_network_input_stacks_both_windows_and_their_reverse_complements():
+    from seqcnn.onehot import reverse_complement_codes
+    from seqcnn.variants import network_input
+
+    rng = np.random.default_rng(4)
+    ref, alt = rng.integers(0, 15, (2, 9, 13)).astype(np.uint8)  # every IUPAC code
+    x = network_input(ref, alt, rc_average=True)
+    expected = [ref, alt, reverse_complement_codes(ref), reverse_complement_codes(alt)]
+    np.testing.assert_array_equal(x, np.concatenate(expected))
+    assert x.flags.c_contiguous and x.dtype == np.uint8
+    np.testing.assert_array_equal(network_input(ref, alt, rc_average=False), np.r_[ref, alt])
+
+
 def test_model_without_input_length_is_an_error(genome):
     network = torch.nn.Conv1d(4, 1, 3)
     network.config = {"n_outputs": 1}
