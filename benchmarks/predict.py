@@ -21,7 +21,9 @@ thread-pool state:
 
 Also (d): ``predict_file`` with a network that costs nothing, i.e. reading, encoding and
 writing alone, which run on the same cores as the network.  Runs alternate ``--repeats``
-times; the best of each is compared (the machine may be shared).  Targets (issue 20):
+times, in the reverse order every other time; the best of each is compared (the machine
+may be shared), and the median of the repeats' own ceiling ratios is printed too.
+Targets (issue 20):
 (b) >= 0.9x and (c) >= 0.95x of the bare loop (a); and, so that a slowdown cannot hide
 behind the allocator's gain, (c) against (a') within 5% of its ceiling,
 (a') / ((a') + (d)).  The script prints every ratio and exits non-zero when one is below
@@ -30,7 +32,7 @@ its target.  The end-to-end ratio includes the start-up, so it grows with the in
 shows memory staying flat.  Usage::
 
     python benchmarks/predict.py [--cases cnn,cnn-rc,cnn-t1,dilated,dilated-rc]
-        [--n 400000] [--n-dilated 20000] [--repeats 2] [--rss-sizes 100000,1000000]
+        [--n 400000] [--n-dilated 20000] [--repeats 3] [--rss-sizes 100000,1000000]
 """
 
 from __future__ import annotations
@@ -216,13 +218,19 @@ def measure_case(name: str, args, out: Path) -> dict:
            "--batch-size", str(args.batch_size),
            "--rc-average" if rc else "--no-rc-average"] + (
            ["--threads", str(threads)] if threads else [])  # fmt: skip
-    times: dict[str, list[float]] = {"bare": [], "tuned": [], "cli": [], "api": [], "io": []}
-    for _ in range(args.repeats):
-        times["bare"].append(run_child("bare", case, {"SEQCNN_MALLOC": "system"}))
-        times["tuned"].append(run_child("bare", case, TUNED_MALLOC))
-        times["cli"].append(run_measured([*cli, str(fasta), "-o", str(out / "speed.tsv")])[0])
-        times["api"].append(run_child("api", case))
-        times["io"].append(run_child("io", case))
+    runs = {
+        "bare": lambda: run_child("bare", case, {"SEQCNN_MALLOC": "system"}),
+        "tuned": lambda: run_child("bare", case, TUNED_MALLOC),
+        "cli": lambda: run_measured([*cli, str(fasta), "-o", str(out / "speed.tsv")])[0],
+        "api": lambda: run_child("api", case),
+        "io": lambda: run_child("io", case),
+    }
+    times: dict[str, list[float]] = {kind: [] for kind in runs}
+    for repeat in range(args.repeats):
+        # Reversed every other repeat, so that no kind always runs first or last (the VM's
+        # speed drifts by 10-20% over a minute).
+        for kind in list(runs)[:: -1 if repeat % 2 else 1]:
+            times[kind].append(runs[kind]())
     startup = min(run_measured([*cli, str(empty), "-o", str(out / "empty.tsv")])[0]
                   for _ in range(3))  # fmt: skip
     best = {k: min(v) for k, v in times.items()}
@@ -252,7 +260,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=400_000, help="records for the cnn cases")
     parser.add_argument("--n-dilated", type=int, default=20_000, help="records, dilated cases")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=2, help="alternations of the runs")
+    parser.add_argument("--repeats", type=int, default=3, help="alternations of the runs")
     parser.add_argument("--rss-sizes", default="100000,1000000",
                         help="input sizes for the memory test ('' to skip)")  # fmt: skip
     parser.add_argument("--out", default="bench-out/predict", help="scratch folder")
@@ -306,6 +314,13 @@ def main() -> None:
                 IN_PROCESS_TARGET,
             ),
         }
+        paired = [
+            tuned / api / (tuned / (tuned + io))
+            for tuned, api, io in zip(
+                r["times"]["tuned"], r["times"]["api"], r["times"]["io"], strict=True
+            )
+        ]
+        r["paired"] = float(np.median(paired))
         less = best["tuned"] / (best["cli"] - r["startup"])
         ceiling = best["tuned"] / (best["tuned"] + best["io"])
         print(f"| {label_of(r)} | **{checks['end to end'][0]:.3f}** | "
@@ -319,6 +334,8 @@ def main() -> None:
     print(f"\nstart-up: `seqcnn predict` of an empty FASTA "
           f"{min(r['startup'] for r in results):.2f} s; `python -c 'import torch'` "
           f"{torch_import:.2f} s (best of 3)")  # fmt: skip
+    print("(c) / ceiling per repeat, median: " + ", ".join(f"{r['name']} {r['paired']:.3f}"
+                                                             for r in results))  # fmt: skip
     print("seconds of every run: " + json.dumps({r["name"]: r["times"] for r in results}))
 
     sizes = [int(s) for s in args.rss_sizes.split(",") if s.strip()]
