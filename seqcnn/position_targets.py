@@ -194,7 +194,7 @@ class PositionTarget(nn.Module):
     def _profile_head(self, x: torch.Tensor, head: nn.Module) -> torch.Tensor:
         features = self.network.embed(x)
         logits = head.profile(features)
-        counts = head.counts(features.mean(dim=-1))
+        counts = head.log_counts(features)
         columns = self._columns(logits.shape[-1])
         if self.mode == "profile":
             return self.weights(logits[..., columns]).sum(dim=-1)

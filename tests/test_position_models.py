@@ -118,6 +118,36 @@ def test_bpnet_receptive_field_and_centre(layers):
     assert bases.min() <= margin + 10 <= bases.max()
 
 
+def test_bpnet_counts_pool_log_mean_exp_by_hand():
+    model = build_model(
+        "bpnet", 80, 2, first_filters=3, dilated_layers=1, profile_width=5, counts_pool="logmeanexp"
+    )
+    head = model.head
+    assert head.counts_pool == "logmeanexp"
+    torch.manual_seed(2)
+    features = torch.randn(4, 3, 80 - 2 * head.output_offset(80) + 4)
+    # one log-rate per track and position, then the log of the mean of their exponentials
+    rates = torch.einsum("tc,ncl->ntl", head.counts.weight[:, :, 0], features)
+    rates = rates + head.counts.bias[None, :, None]
+    expected = torch.log(torch.exp(rates).mean(dim=-1))
+    with torch.no_grad():
+        assert torch.allclose(head.log_counts(features), expected, atol=1e-5)
+        # the output carries it exactly: its logsumexp over positions is the counts head
+        assert torch.allclose(torch.logsumexp(head(features), dim=-1), expected, atol=1e-5)
+    head.start_counts_at(torch.tensor([1.5, -0.5]))
+    with torch.no_grad():  # a map of zeros then predicts the starting values
+        zeros = head.log_counts(torch.zeros(1, 3, 20))
+    assert torch.allclose(zeros, torch.tensor([[1.5, -0.5]]))
+
+
+def test_bpnet_counts_pool_is_checked_and_kept_in_the_config():
+    with pytest.raises(UsageError, match="counts_pool"):
+        build_model("bpnet", 200, 1, first_filters=4, counts_pool="max")
+    assert default_options("bpnet")["counts_pool"] == "avg"  # BPNet's, for old bundles too
+    model = build_model("bpnet", 200, 1, first_filters=4, counts_pool="logmeanexp")
+    assert model.config["options"]["counts_pool"] == "logmeanexp"
+
+
 def test_bpnet_chrombpnet_geometry():
     model = build_model("bpnet", 2114, 1, output_length=1000, first_filters=4)
     assert model.output_shape() == (1, 1000)

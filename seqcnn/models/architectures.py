@@ -559,4 +559,4 @@ def load_model_config(path: str | Path) -> tuple[str, dict[str, Any]]:
 from . import bpnet, position, unet  # noqa: E402 (they cannot import this module)
 
 register_architecture(unet.unet, position.OPTION_RULES)
-register_architecture(bpnet.bpnet)
+register_architecture(bpnet.bpnet, bpnet.OPTION_RULES)

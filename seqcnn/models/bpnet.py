@@ -4,7 +4,10 @@ A wide first convolution, a tower of dilated residual convolutions (dilation ``2
 ``i = 1..dilated_layers``, ``x + relu(conv(x))``, no batch norm, as in BPNet), then two
 heads on the same map (:class:`~seqcnn.models.heads.ProfileHead`): a wide valid
 convolution gives per-base logits per track over the central ``output_length`` bases,
-and a linear layer on the map's mean gives the log of ``1 +`` the total count per track.
+and a counts head gives the log of ``1 +`` the total count per track: a linear layer on
+the map's mean as in BPNet (``counts_pool="avg"``), or the log of the mean of per-position
+rates (``"logmeanexp"``, which learns totals driven by a short site in a long window far
+sooner; see :class:`~seqcnn.models.heads.ProfileHead`).
 The network returns both in one tensor, the log expected counts per base
 (``log_softmax(profile) + counts``; see :mod:`seqcnn.models.heads`).
 
@@ -19,10 +22,14 @@ from __future__ import annotations
 from torch import nn
 
 from .blocks import DilatedResidualBlock, Stem
-from .heads import ProfileHead
+from .checks import choice
+from .heads import COUNTS_POOLS, ProfileHead
 from .position import AlignToBases, PositionBody, chain_geometry, natural_margin, output_margin
 
-__all__ = ["bpnet"]
+__all__ = ["bpnet", "OPTION_RULES"]
+
+#: Checks of the options bpnet adds to the per-position ones (see :mod:`.architectures`).
+OPTION_RULES = {"counts_pool": (f"one of {', '.join(COUNTS_POOLS)}", choice(COUNTS_POOLS))}
 
 
 def bpnet(
@@ -37,12 +44,14 @@ def bpnet(
     output_length: int = 0,
     dropout: float = 0.0,
     batch_norm: bool = False,
+    counts_pool: str = "avg",
 ) -> tuple[Stem, PositionBody]:
     """BPNet (see the module docs): ``(N, 4, L)`` -> log expected counts ``(N, T, L_out)``.
 
     ``output_length`` 0 gives the longest central window the layers allow
     (``L - first_width + 1 - profile_width + 1`` bases, give or take one for centring).
-    ``dropout`` (none in BPNet) acts in every dilated layer.
+    ``dropout`` (none in BPNet) acts in every dilated layer.  ``counts_pool``: how the
+    counts head pools the map (:data:`~seqcnn.models.heads.COUNTS_POOLS`).
     """
     stem = Stem(first_filters, first_width, first_activation, batch_norm)
     tower = nn.Sequential(
@@ -60,7 +69,7 @@ def bpnet(
     align = AlignToBases(geometry.first_base, 1, margin - half)
 
     def make_head(n_outputs: int) -> ProfileHead:
-        return ProfileHead(first_filters, n_outputs, margin, profile_width)
+        return ProfileHead(first_filters, n_outputs, margin, profile_width, counts_pool)
 
     body = PositionBody(tower, align, first_filters, first_width, make_head)
     return stem, body

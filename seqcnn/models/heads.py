@@ -51,7 +51,8 @@ map up with the bases and cuts ``m`` bases on each side.  Its output covers the
   (profile) per track and base.
 - :class:`ProfileHead` (``bpnet``): BPNet's two heads in **one tensor**.  The profile head
   (a wide valid convolution) gives per-base logits ``p`` per track, the counts head (a
-  linear layer on the mean of the map) the log of ``1 +`` the total count per track,
+  linear layer on the mean of the map, or per-base log-rates pooled by their log mean
+  exponential: ``counts_pool``) the log of ``1 +`` the total count per track,
   ``c``; the network returns the log expected counts per base,
   ``log_softmax(p) + c``, of shape ``(N, T, L_out)``.  Both heads are recovered exactly:
   the profile is ``softmax`` over positions of the output, ``c`` its ``logsumexp``.  So
@@ -70,6 +71,7 @@ bundles written before heads were named keep loading.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -78,7 +80,18 @@ from torch import nn
 from ..errors import ModelError, UsageError
 from ..labels import HEAD_KINDS
 
-__all__ = ["HEAD_KINDS", "Head", "SequenceHead", "PositionHead", "ProfileHead", "attach_head"]
+__all__ = [
+    "HEAD_KINDS",
+    "COUNTS_POOLS",
+    "Head",
+    "SequenceHead",
+    "PositionHead",
+    "ProfileHead",
+    "attach_head",
+]
+
+#: How :class:`ProfileHead` pools the map for its counts head.
+COUNTS_POOLS = ("avg", "logmeanexp")
 
 
 @runtime_checkable
@@ -209,9 +222,18 @@ class ProfileHead(_TrackHead):
 
     ``profile`` is a valid ``Conv1d(C, T, width)``: the map it reads extends
     ``width // 2`` bases beyond the output window on each side, as in BPNet.  ``counts``
-    is ``Linear(C, T)`` on the map's mean over positions, the log of ``1 +`` the total
-    count per track.  The output is ``log_softmax(profile) + counts`` (see the module
-    docs).
+    gives the log of ``1 +`` the total count per track (:meth:`log_counts`), pooled over
+    positions as ``counts_pool`` says:
+
+    - ``"avg"`` (BPNet's): ``Linear(C, T)`` on the map's mean over positions;
+    - ``"logmeanexp"``: ``Conv1d(C, T, 1)``, a log-rate per position, and the log of the
+      mean of their exponentials: the total as a sum of per-base contributions.  A site
+      that covers a few bases of a long window moves this by as much as its own
+      log-rate rises, where the mean dilutes it by the window's length over the site's,
+      so the weights it needs are that many times smaller -- and with Adam's
+      near-constant step sizes, reached that many times sooner.
+
+    The output is ``log_softmax(profile) + counts`` (see the module docs).
 
     Parameters
     ----------
@@ -223,6 +245,8 @@ class ProfileHead(_TrackHead):
         Bases cut on each side of the input, this head's own ``width // 2`` included.
     width
         Width of the profile convolution (odd; 75 in BPNet).
+    counts_pool
+        One of :data:`COUNTS_POOLS` (above).
 
     Examples
     --------
@@ -231,20 +255,49 @@ class ProfileHead(_TrackHead):
     torch.Size([2, 1, 1000])
     """
 
-    def __init__(self, in_channels: int, n_outputs: int, margin: int, width: int = 75):
+    def __init__(
+        self,
+        in_channels: int,
+        n_outputs: int,
+        margin: int,
+        width: int = 75,
+        counts_pool: str = "avg",
+    ):
         super().__init__(n_outputs, margin)
+        if counts_pool not in COUNTS_POOLS:
+            raise UsageError(f"counts_pool must be one of {', '.join(COUNTS_POOLS)}")
+        self.counts_pool = counts_pool
         self.profile = nn.Conv1d(in_channels, n_outputs, width)
-        self.counts = nn.Linear(in_channels, n_outputs)
+        if counts_pool == "avg":
+            self.counts = nn.Linear(in_channels, n_outputs)
+        else:
+            self.counts = nn.Conv1d(in_channels, n_outputs, 1)
 
     @property
     def kernel_size(self) -> int:
         """Width of the profile convolution (it adds ``width - 1`` to the receptive field)."""
         return self.profile.kernel_size[0]
 
+    def log_counts(self, features: torch.Tensor) -> torch.Tensor:
+        """The counts head alone: ``(N, T)``, the log of ``1 +`` each track's total."""
+        if self.counts_pool == "avg":
+            return self.counts(features.mean(dim=-1))
+        rates = self.counts(features)
+        return torch.logsumexp(rates, dim=-1) - math.log(rates.shape[-1])
+
+    def start_counts_at(self, log_total: torch.Tensor | float) -> None:
+        """Set the counts head's bias so that an untrained head predicts ``log_total``
+        (e.g. the training data's mean ``log(1 + total)`` per track, as ChromBPNet starts
+        its counts head) for a map of zeros."""
+        with torch.no_grad():
+            self.counts.bias.copy_(torch.as_tensor(log_total, dtype=self.counts.bias.dtype))
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         logits = self.profile(features)
-        log_counts = self.counts(features.mean(dim=-1))
-        return torch.log_softmax(logits, dim=-1) + log_counts.unsqueeze(-1)
+        return torch.log_softmax(logits, dim=-1) + self.log_counts(features).unsqueeze(-1)
+
+    def extra_repr(self) -> str:
+        return f"counts_pool={self.counts_pool!r}"
 
 
 def attach_head(stem: nn.Module, body: nn.Module, n_outputs: int, kind: str | None = None):

@@ -21,7 +21,13 @@ from .options import TrainOptions
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TRAINABLE_HEADS", "head_kind", "criterion_for", "count_weight_from_data"]
+__all__ = [
+    "TRAINABLE_HEADS",
+    "head_kind",
+    "criterion_for",
+    "count_weight_from_data",
+    "start_counts_head",
+]
 
 #: Head kinds training has a loss for.
 TRAINABLE_HEADS = ("sequence", "position")
@@ -138,16 +144,57 @@ def _position_criterion(network, task: str, options: TrainOptions, labels, devic
 _ROWS = 1024
 
 
+def start_counts_head(network, labels) -> bool:
+    """Start a profile network's counts head at the training data's mean ``log(1 + total)``
+    per track over the output window, as ChromBPNet does, so that training begins at the
+    right depth instead of spending its first epochs on the offset.
+
+    Parameters
+    ----------
+    network
+        The network; only a head with ``start_counts_at`` (a
+        :class:`~seqcnn.models.heads.ProfileHead`) is changed.
+    labels
+        The training rows' count labels ``(N, T, L)``.
+
+    Returns
+    -------
+    bool
+        Whether the head was changed.
+    """
+    import torch
+
+    head = getattr(network, "head", None)
+    if not hasattr(head, "start_counts_at") or labels is None or not len(labels):
+        return False
+    output_length = network.output_shape()[-1]
+    sums = np.zeros(labels.shape[1])
+    rows = np.zeros(labels.shape[1])
+    for totals, known in _track_totals(labels, output_length):
+        sums += np.where(known, np.log1p(totals), 0).sum(axis=0)
+        rows += known.sum(axis=0)
+    mean = np.divide(sums, rows, out=np.zeros_like(sums), where=rows > 0)
+    head.start_counts_at(torch.as_tensor(mean, dtype=torch.float32))
+    return True
+
+
+def _track_totals(labels, output_length: int):
+    """``(totals, known)`` per block of rows, each ``(rows, T)``: the total count of each
+    row and track over the output window, and whether it has a known base."""
+    from ..position_metrics import centre_labels, track_values
+
+    for start in range(0, len(labels), _ROWS):
+        values = centre_labels(track_values(labels[start : start + _ROWS]), output_length)
+        known = ~np.isnan(values)
+        yield np.where(known, values, 0).sum(axis=-1), known.any(axis=-1)
+
+
 def _window_totals(labels, output_length: int) -> np.ndarray:
     """Total counts of each training row and track over the output window (tracks with no
     known base left out)."""
-    from ..position_metrics import centre_labels, track_values
-
-    totals = []
-    for start in range(0, 0 if labels is None else len(labels), _ROWS):
-        values = centre_labels(track_values(labels[start : start + _ROWS]), output_length)
-        known = ~np.isnan(values)
-        totals.append(np.where(known, values, 0).sum(axis=-1)[known.any(axis=-1)])
+    if labels is None:
+        return np.zeros(0)
+    totals = [block[known] for block, known in _track_totals(labels, output_length)]
     return np.concatenate(totals) if totals else np.zeros(0)
 
 
