@@ -22,7 +22,7 @@ from seqcnn.models import build_model
 from seqcnn.position_metrics import compute_position_metrics, primary_metric, track_values
 from seqcnn.training import TrainOptions, train
 from seqcnn.training.batches import AugmentedBatches
-from seqcnn.training.losses import count_weight_from_data, criterion_for
+from seqcnn.training.losses import count_weight_from_data, criterion_for, start_counts_head
 from seqcnn.training.masked import PositionBCE, ProfileLoss
 
 NAN = float("nan")
@@ -109,6 +109,23 @@ def test_position_bce_by_hand():
 def test_count_weight_follows_chrombpnet():
     assert count_weight_from_data(np.array([10.0, 300.0, 500.0])) == 30.0
     assert count_weight_from_data(np.array([2.0, 4.0])) == 1.0  # never below 1
+
+
+def test_counts_head_starts_at_the_mean_log_total():
+    network = build_model(
+        "bpnet", 40, 2, first_filters=4, first_width=7, dilated_layers=1, profile_width=5
+    )
+    assert network.output_shape() == (2, 30)  # bases 5-34 of 40
+    labels = np.zeros((3, 2, 40), dtype=np.float32)
+    labels[:, 0, 0] = 100  # outside the output window: not counted
+    labels[0, 0, 10], labels[1, 0, 20], labels[2, 0, 30] = 1, 3, 7
+    labels[:, 1, 5:35] = 1  # 30 counts in every row
+    labels[2, 1] = NAN  # no known base: left out
+    assert start_counts_head(network, labels)
+    expected = [np.mean(np.log1p([1, 3, 7])), math.log1p(30)]
+    np.testing.assert_allclose(network.head.counts.bias.detach().numpy(), expected, rtol=1e-6)
+    unet = build_model("unet", 40, 2, encoder_filters=[4], first_filters=4)
+    assert not start_counts_head(unet, labels)  # only a counts head is started
 
 
 def test_criterion_fits_head_to_task():
@@ -222,7 +239,13 @@ def test_rc_average_flips_per_position_outputs():
     [
         ("segmentation", "unet", {"encoder_filters": [8, 8], "bottleneck_filters": 8}),
         ("profile", "bpnet", {"dilated_layers": 2, "profile_width": 5, "output_length": 30}),
-        ("segmentation", "dilated", {"head": "position", "dilated_layers": 1}),
+        (
+            "profile",
+            "bpnet",
+            {"dilated_layers": 1, "profile_width": 5, "counts_pool": "logmeanexp"},
+        ),
+        # a per-sequence trunk on a per-position task gets its position head by itself
+        ("segmentation", "dilated", {"dilated_layers": 1}),
     ],
 )
 def test_tiny_training_run_and_bundle_round_trip(tmp_path, task, architecture, options):
@@ -250,6 +273,8 @@ def test_tiny_training_run_and_bundle_round_trip(tmp_path, task, architecture, o
 
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["head"] == "position" and config["task"] == task
+    for name, value in options.items():
+        assert config["model"]["options"].get(name, value) == value
     assert config["output_transform"] == ("sigmoid" if task == "segmentation" else "exp")
     model = load_model(out)
     assert model.head_kind == "position"
@@ -258,8 +283,8 @@ def test_tiny_training_run_and_bundle_round_trip(tmp_path, task, architecture, o
     with torch.no_grad():
         assert torch.equal(model.network(one_hot), result.model.network(one_hot))
     assert model.output_shape == tuple(model.network(one_hot).shape[1:])
-    if architecture == "bpnet":
-        assert model.output_shape == (1, 30)
+    if "output_length" in options:
+        assert model.output_shape == (1, options["output_length"])
 
 
 def test_config_checks_the_head_against_the_task():
@@ -319,7 +344,7 @@ def test_cli_trains_a_profile_model(tmp_path):
     codes, _, counts = planted(n=80, length=64)
     write_dataset(tmp_path / "ds", codes, counts, "profile", ["cov"])
     result = run_seqcnn(
-        "train", tmp_path / "ds", "-o", tmp_path / "model", "--arch", "bpnet",
+        "train", tmp_path / "ds", "-o", tmp_path / "model",  # no --arch: bpnet for profiles
         "--option", "first_filters=4", "--option", "dilated_layers=1",
         "--option", "profile_width=5", "--count-weight", "2.5",
         "--epochs", "1", "--device", "cpu", "-q",
@@ -328,4 +353,4 @@ def test_cli_trains_a_profile_model(tmp_path):
     assert "profile_pearson" in result.stdout
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["training"]["options"]["count_weight"] == 2.5
-    assert config["model"]["head"] == "position"
+    assert config["model"]["head"] == "position" and config["model"]["architecture"] == "bpnet"

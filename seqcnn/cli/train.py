@@ -37,7 +37,8 @@ from .options import (
     "architecture",
     default=None,
     type=click.Choice(ARCHITECTURE_NAMES),
-    help="Architecture [default: cnn, or the one in --config].",
+    help="Architecture [default: the one in --config, else unet for a segmentation "
+    "dataset, bpnet for a profile dataset, cnn for any other].",
 )
 @click.option(
     "--config",
@@ -274,7 +275,7 @@ def train(
                 "use 'balanced' or a number", param_hint="--pos-weight"
             ) from None
     options = TrainOptions(
-        architecture=architecture or "cnn",
+        architecture=architecture,
         model_options=model_options,
         epochs=epochs,
         batch_size=batch_size,

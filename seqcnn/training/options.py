@@ -21,12 +21,16 @@ __all__ = [
     "TrainResult",
     "data_defaults",
     "resolve_data_defaults",
+    "TASK_ARCHITECTURES",
+    "fit_to_task",
 ]
 
 #: Learning-rate schedules (``TrainOptions.schedule``).
 SCHEDULES = ("plateau", "cosine", "constant")
 #: Losses a regression task may use (``TrainOptions.loss``).
 REGRESSION_LOSSES = ("mse", "poisson")
+#: The architecture a task trains when none is named (any other task: ``cnn``).
+TASK_ARCHITECTURES = {"segmentation": "unet", "profile": "bpnet"}
 
 
 @dataclass
@@ -36,8 +40,10 @@ class TrainOptions:
     Attributes
     ----------
     architecture, model_options
-        Network name (``cnn``, ``resnet``, ``dilated``) and its options
-        (see :func:`seqcnn.models.default_options`).
+        Network name (``cnn``, ``resnet``, ``dilated``, ``unet``, ``bpnet``) and its
+        options (see :func:`seqcnn.models.default_options`).  ``None``: the task's
+        (:data:`TASK_ARCHITECTURES`, else ``cnn``); a per-sequence architecture trained on
+        a per-position task gets a position head (:func:`fit_to_task`).
     epochs, batch_size, learning_rate, weight_decay
         AdamW settings and the maximum number of epochs.  ``None`` (the default for batch
         size, learning rate, weight decay and patience): chosen from the number of training
@@ -85,7 +91,7 @@ class TrainOptions:
     >>> result = train("peaks.ds", "seqcnn_model", options=options, seed=1)  # doctest: +SKIP
     """
 
-    architecture: str = "cnn"
+    architecture: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     epochs: int = 100
     batch_size: int | None = None
@@ -181,6 +187,35 @@ def data_defaults(n_train: int) -> dict[str, Any]:
         "weight_decay": 1e-3 if n >= _SMALL_DATA else 1e-2,
         "patience": int(min(high, max(low, round(_PATIENCE_EXAMPLES / n)))),
     }
+
+
+def fit_to_task(options: TrainOptions, task: str) -> TrainOptions:
+    """``options`` with what the task decides filled in.
+
+    The architecture, when none was named: :data:`TASK_ARCHITECTURES` (``unet`` for
+    segmentation, ``bpnet`` for profiles), else ``cnn``.  A per-position task on a
+    per-sequence architecture (``cnn``, ``resnet``, ``dilated``) without a ``head`` option
+    gets ``head="position"``: its pooling and dense layers give way to a per-base head.
+
+    Examples
+    --------
+    >>> fit_to_task(TrainOptions(), "profile").architecture
+    'bpnet'
+    >>> fit_to_task(TrainOptions(architecture="dilated"), "segmentation").model_options
+    {'head': 'position'}
+    """
+    from ..labels import task_head_kind
+    from ..models.names import POSITION_ARCHITECTURES
+
+    changes: dict[str, Any] = {}
+    architecture = options.architecture or TASK_ARCHITECTURES.get(task, "cnn")
+    if architecture != options.architecture:
+        changes["architecture"] = architecture
+    per_position = task_head_kind(task) == "position"
+    if per_position and architecture not in POSITION_ARCHITECTURES:
+        if "head" not in options.model_options:
+            changes["model_options"] = {**options.model_options, "head": "position"}
+    return dataclasses.replace(options, **changes) if changes else options
 
 
 def resolve_data_defaults(options: TrainOptions, n_train: int) -> TrainOptions:

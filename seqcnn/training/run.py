@@ -23,8 +23,8 @@ from .data import TrainingData, is_fasta_input, n_outputs, training_data
 from .devices import amp_dtype_for, distributed, end_distributed, training_device
 from .finish import finish
 from .loop import Trainer, fit, make_trainer
-from .losses import criterion_for
-from .options import TrainOptions, TrainResult, resolve_data_defaults
+from .losses import criterion_for, start_counts_head
+from .options import TrainOptions, TrainResult, fit_to_task, resolve_data_defaults
 
 __all__ = ["PreparedRun", "prepare_run", "run_epochs", "train"]
 
@@ -171,8 +171,8 @@ def prepare_run(data: TrainingData, options: TrainOptions) -> PreparedRun:
 
     from ..models import build_model, summary
 
-    given = options
-    options = resolve_data_defaults(options, len(data.train_rows))
+    given = fit_to_task(options, data.task)
+    options = resolve_data_defaults(given, len(data.train_rows))
     chosen = {k: v for k, v in dataclasses.asdict(options).items() if v != getattr(given, k)}
     dataset, task = data.dataset, data.task
     n_encoding = options.n_encoding or dataset.n_encoding
@@ -191,7 +191,10 @@ def prepare_run(data: TrainingData, options: TrainOptions) -> PreparedRun:
     ).to(device)
     info = summary(network)
     batches = AugmentedBatches(dataset, n_encoding, device, options.rc_augment, options.shift)
-    criterion = criterion_for(network, task, options, dataset.labels[data.train_rows], device)
+    train_labels = dataset.labels[data.train_rows]
+    criterion = criterion_for(network, task, options, train_labels, device)
+    if task == "profile":
+        start_counts_head(network, train_labels)
     trainer = make_trainer(
         network,
         criterion,

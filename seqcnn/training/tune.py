@@ -34,7 +34,7 @@ from ..errors import DataError, UsageError
 from .checkpoints import fresh_state
 from .data import training_data
 from .finish import finish
-from .options import TrainOptions, TrainResult, data_defaults
+from .options import TrainOptions, TrainResult, data_defaults, fit_to_task
 from .run import prepare_run, run_epochs
 
 __all__ = ["TUNED_TRAINING", "search_space", "tune"]
@@ -75,17 +75,17 @@ def search_space(
     Parameters
     ----------
     options
-        The options as given; ``architecture`` decides the model options.
+        The options as given; ``architecture`` decides the model options (``None``:
+        ``cnn``; :func:`tune` fills it from the task first).
     input_length, n_train
         Sequence length and number of training rows: the defaults of length- and
         size-dependent options.
     """
     from ..models import build_model, default_options
 
-    model = build_model(
-        options.architecture, input_length, 1, n_train=n_train, **options.model_options
-    )
-    model_defaults = {**default_options(options.architecture), **model.config["options"]}
+    architecture = options.architecture or "cnn"  # as for a per-sequence task
+    model = build_model(architecture, input_length, 1, n_train=n_train, **options.model_options)
+    model_defaults = {**default_options(architecture), **model.config["options"]}
     training_defaults = data_defaults(n_train)
     space: dict[str, tuple[str, tuple, Any]] = {}
     for name, (kind, arguments) in _TRAINING_SPACE.items():
@@ -180,6 +180,7 @@ def tune(
     options = dataclasses.replace(options or TrainOptions(), **kwargs)
     options.check()
     split = training_data(data, valid, test, options)
+    options = fit_to_task(options, split.task)
     out_path = Path(out) if out is not None else None
     if out_path is not None and out_path.exists() and not overwrite and not resume:
         raise UsageError("output already exists; use --force to replace it", path=str(out_path))
