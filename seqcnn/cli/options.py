@@ -22,7 +22,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # (cuda:N included), written from the one device list.
 DEVICE_HELP = f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]}."
 
-quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="No progress bars or per-step messages (warnings only)."
+)
 
 # The parameters that name what a command writes; every other path parameter is an input.
 OUTPUT_PARAMETERS = ("out", "out_dir")
