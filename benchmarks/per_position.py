@@ -132,13 +132,27 @@ def window_llr(x: np.ndarray, pfm: np.ndarray) -> np.ndarray:
     np.ndarray
         ``(2, N, L - w + 1)``: forward strand, then the reverse complement, by start.
     """
-    log_odds = np.log(np.maximum(pfm, 1e-9) / 0.25)
-    width, length = log_odds.shape[0], x.shape[2]
+    return window_scores(x, np.log(np.maximum(pfm, 1e-9) / 0.25))
+
+
+def window_scores(x: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Sum of a per-position score matrix ``(w, 4)`` over every window of one-hot ``x``
+    ``(N, 4, L)``: ``(2, N, L - w + 1)``, forward strand, then the reverse complement."""
+    width, length = scores.shape[0], x.shape[2]
     out = np.zeros((2, len(x), length - width + 1))
-    for strand, matrix in enumerate((log_odds, log_odds[::-1, ::-1])):
+    for strand, matrix in enumerate((scores, scores[::-1, ::-1])):
         for i in range(width):
             out[strand] += np.einsum("ncl,c->nl", x[:, :, i : length - width + 1 + i], matrix[i])
     return out
+
+
+def instance_posterior(llr: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """``log q`` and ``log(1 - q)`` per window start: ``q = pi*LR / (1 - pi + pi*LR)``, the
+    posterior that an instance starts there, ``LR`` the mean of the two strands' ratios
+    (``llr`` from :func:`window_llr`); stable for large ratios."""
+    mean_lr = np.logaddexp(llr[0], llr[1]) - np.log(2)
+    evidence = np.logaddexp(np.log1p(-prior), np.log(prior) + mean_lr)
+    return np.log(prior) + mean_lr - evidence, np.log1p(-prior) - evidence
 
 
 def per_base_oracle(x: np.ndarray, pfm: np.ndarray, prior: float) -> dict[str, np.ndarray]:
@@ -166,10 +180,7 @@ def per_base_oracle(x: np.ndarray, pfm: np.ndarray, prior: float) -> dict[str, n
     pad = ((0, 0), (width - 1, width - 1))
     best = np.pad(llr.max(axis=0), pad, constant_values=-np.inf)
     max_llr = sliding_window_view(best, width, axis=1).max(axis=-1)
-    # log LR of "an instance on either strand" = log mean of the strands' ratios
-    mean_lr = np.logaddexp(llr[0], llr[1]) - np.log(2)
-    # log(1 - q) = log(1 - pi) - log(1 - pi + pi * LR), stable for large LR
-    log_outside = np.log1p(-prior) - np.logaddexp(np.log1p(-prior), np.log(prior) + mean_lr)
+    log_outside = instance_posterior(llr, prior)[1]
     summed = sliding_window_view(np.pad(log_outside, pad), width, axis=1).sum(axis=-1)
     return {"max_llr": max_llr, "posterior": -summed}
 
@@ -195,14 +206,8 @@ def counts_oracle(x: np.ndarray, pfm: np.ndarray, prior: float, output_length: i
     width, length = pfm.shape[0], x.shape[2]
     llr = window_llr(x, pfm)  # (2, N, S)
     relative = np.log(np.maximum(pfm, 1e-9) / pfm.max(axis=1, keepdims=True))
-    log_affinity = np.zeros_like(llr)
-    for strand, matrix in enumerate((relative, relative[::-1, ::-1])):
-        for i in range(width):
-            window = x[:, :, i : length - width + 1 + i]
-            log_affinity[strand] += np.einsum("ncl,c->nl", window, matrix[i])
-    affinity = np.exp(log_affinity / width)
-    mean_lr = np.logaddexp(llr[0], llr[1]) - np.log(2)
-    log_q = np.log(prior) + mean_lr - np.logaddexp(np.log1p(-prior), np.log(prior) + mean_lr)
+    affinity = np.exp(window_scores(x, relative) / width)
+    log_q = instance_posterior(llr, prior)[0]
     strand_share = np.exp(llr - np.logaddexp(llr[0], llr[1]))  # P(strand | instance)
     expected_affinity = (strand_share * affinity).sum(axis=0)
     # share of an instance's footprint inside the output window, by its start

@@ -239,6 +239,18 @@ def rc(x):
     return np.ascontiguousarray(np.asarray(x)[..., ::-1, ::-1])
 
 
+#: Code -> complementary code, for ``bytes.translate`` (bytes past the alphabet kept).
+_COMPLEMENT_BYTES = COMPLEMENT_CODES.tobytes() + bytes(range(len(COMPLEMENT_CODES), 256))
+
+
 def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of ``(..., L)`` codes, ambiguity codes included."""
-    return np.ascontiguousarray(COMPLEMENT_CODES[np.asarray(codes)][..., ::-1])
+    """Reverse complement of ``(..., L)`` codes, ambiguity codes included (a new array).
+
+    ``uint8`` codes are complemented by one ``bytes.translate``, several times faster than
+    a numpy table look-up, which other integer types take.
+    """
+    codes = np.asarray(codes)
+    if codes.dtype != np.uint8:
+        return np.ascontiguousarray(COMPLEMENT_CODES[codes][..., ::-1])
+    translated = np.ascontiguousarray(codes).tobytes().translate(_COMPLEMENT_BYTES)
+    return np.frombuffer(translated, np.uint8).reshape(codes.shape)[..., ::-1].copy()

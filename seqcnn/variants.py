@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .alleles import REF_MATCH_VALUES, REF_MISMATCH, VARIANT_COLUMNS, variant_codes
-from .alphabet import COMPLEMENT_CODES
 from .errors import UsageError
+from .onehot import reverse_complement_codes
 from .vcf import VariantReader
 
 if TYPE_CHECKING:
@@ -57,8 +57,6 @@ logger = logging.getLogger("seqcnn")
 
 #: Bytes of window codes per chunk (ref + alt, both strands); sets the chunk size.
 _CHUNK_BYTES = 1 << 26
-#: Code -> complementary code, for ``bytes.translate`` (codes past the alphabet kept).
-_COMPLEMENT_BYTES = COMPLEMENT_CODES.tobytes() + bytes(range(len(COMPLEMENT_CODES), 256))
 
 
 # ------------------------------------------------------------------------------ columns
@@ -263,8 +261,7 @@ def network_input(ref: np.ndarray, alt: np.ndarray, rc_average: bool) -> np.ndar
     """The windows a chunk runs through the network: ``ref``, ``alt`` (codes ``(n, L)``)
     and, with ``rc_average``, their reverse complements, stacked ``(2n or 4n, L)``.
 
-    The complements come from one ``bytes.translate`` of both, several times faster than a
-    numpy table look-up (:func:`seqcnn.onehot.reverse_complement_codes`), with the same codes.
+    The complements come from :func:`seqcnn.onehot.reverse_complement_codes`.
 
     Examples
     --------
@@ -277,8 +274,7 @@ def network_input(ref: np.ndarray, alt: np.ndarray, rc_average: bool) -> np.ndar
     both = np.concatenate([ref, alt])
     if not rc_average:
         return both
-    complement = np.frombuffer(both.tobytes().translate(_COMPLEMENT_BYTES), np.uint8)
-    return np.concatenate([both, complement.reshape(both.shape)[:, ::-1]])
+    return np.concatenate([both, reverse_complement_codes(both)])
 
 
 def _with_positions(columns: dict[str, list]) -> dict:

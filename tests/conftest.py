@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import subprocess
 import sys
@@ -41,6 +42,16 @@ def write_fasta_file(path: Path, records, width=None, newline="\n", compress=Non
     else:
         path.write_bytes(data)
     return path
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` imported as a module, to test its functions
+    without running it."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_seqcnn(*args, stdin: bytes | None = None, cwd=None, env=None):

@@ -83,6 +83,18 @@ def test_reverse_complement_codes_handles_ambiguity():
     assert codes_to_strings(reverse_complement_codes(codes)) == ["NMYT"]
 
 
+def test_reverse_complement_codes_same_for_every_integer_type_and_layout():
+    codes = np.random.default_rng(0).integers(0, 15, size=(6, 40)).astype(np.uint8)
+    by_table = reverse_complement_codes(codes.astype(np.int64))  # the table look-up
+    by_bytes = reverse_complement_codes(codes)  # bytes.translate
+    assert by_bytes.dtype == np.uint8 and by_bytes.flags.writeable
+    np.testing.assert_array_equal(by_bytes, by_table)
+    np.testing.assert_array_equal(
+        reverse_complement_codes(codes[:, ::3]), by_table[:, ::-3][:, ::-1]
+    )
+    np.testing.assert_array_equal(reverse_complement_codes(by_bytes), codes)  # an involution
+
+
 @pytest.mark.parametrize(
     "crop, expected",
     [("center", "CGTA"), ("left", "ACGT"), ("right", "GTAC")],
