@@ -86,3 +86,33 @@ def test_a_file_unlike_its_index_is_read_the_usual_way(tmp_path, monkeypatch):
     np.testing.assert_array_equal(reader.fetch_codes("chr1", 70_000, 70_100),
                                   fetch("chr1", 70_000, 70_100))  # fmt: skip
     assert usual == [("chr1", 70_000, 70_100, True)]
+
+
+@pytest.mark.parametrize("inflater", ["isal", "zlib"])
+def test_either_inflater_reads_the_codes_and_rejects_a_bad_crc(tmp_path, monkeypatch, inflater):
+    import zlib
+
+    import seqcnn.genome_direct as direct
+
+    if inflater == "isal":
+        isal_zlib = pytest.importorskip("isal.isal_zlib")
+        monkeypatch.setattr(direct, "_inflate", isal_zlib.decompress)
+        monkeypatch.setattr(direct, "_InflateError", isal_zlib.error)
+    else:
+        monkeypatch.setattr(direct, "_inflate", zlib.decompress)
+        monkeypatch.setattr(direct, "_InflateError", zlib.error)
+    path = write_fasta_file(tmp_path / "ref.fa.gz", list(_contigs().items()), width=60,
+                            compress="bgzip")  # fmt: skip
+    genome = Genome(path)
+    reader = DirectReader(genome)
+    np.testing.assert_array_equal(reader.fetch_codes("chr1", 60_000, 140_000),
+                                  genome.fetch_codes("chr1", 60_000, 140_000))  # fmt: skip
+    # The second block's CRC (its last 8 bytes are CRC32, ISIZE) made wrong: not read here.
+    compressed, _ = reader.blocks
+    data = bytearray(path.read_bytes())
+    data[int(compressed[2]) - 8] ^= 0xFF
+    path.write_bytes(bytes(data))
+    usual = []
+    monkeypatch.setattr(genome, "fetch_codes", lambda *a: usual.append(a) or np.zeros(0))
+    reader.fetch_codes("chr1", 70_000, 70_100)
+    assert usual == [("chr1", 70_000, 70_100, True)]
