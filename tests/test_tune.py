@@ -55,9 +55,11 @@ def test_tuning_resumes_its_study(tiny_binary, tmp_path):
 
 
 def test_search_space_defaults_follow_the_length_and_the_data_size():
-    space = search_space(TrainOptions(), 60, 2_000)
-    assert space["first_pool"][2] == 21 and space["weight_decay"][2] == 1e-2
-    assert search_space(TrainOptions(), 60, 8_000)["first_pool"][2] == 6
+    space = search_space(TrainOptions(), 120, 2_000)
+    assert space["first_pool"][2] == 25 and space["weight_decay"][2] == 1e-2
+    assert search_space(TrainOptions(), 120, 8_000)["first_pool"][2] == 14
+    short = search_space(TrainOptions(), 60, 8_000)  # every position, 64 dense units
+    assert short["first_pool"][2] == 1 and short["dense_units"][1:] == (((64, 128, 256, 512),), 64)
     assert "global_pool" not in space  # the cnn flattens
     fixed = search_space(TrainOptions(weight_decay=0.0, model_options={"dropout": 0.1}), 60, 10)
     assert "weight_decay" not in fixed and "dropout" not in fixed

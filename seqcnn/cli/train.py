@@ -86,7 +86,7 @@ from .options import (
     "--weight-decay",
     type=float,
     default=None,
-    help="[default: 1e-3; 1e-2 below 5,000 training sequences].",
+    help="[default: 1e-3; 1e-2 below 10,000 training sequences].",
 )
 @click.option(
     "--schedule",

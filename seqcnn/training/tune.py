@@ -98,6 +98,9 @@ def search_space(
             continue
         if name == "first_width":
             arguments = (min(arguments[0], input_length), min(arguments[1], input_length))
+        if kind == "categorical" and model_defaults[name] not in arguments[0]:
+            # a length rule's choice (64 dense units at 60 bp) is a choice too
+            arguments = (tuple(sorted({*arguments[0], model_defaults[name]})),)
         space[name] = (kind, arguments, model_defaults[name])
     return space
 
