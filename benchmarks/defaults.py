@@ -340,6 +340,11 @@ def run_one(bench: dict, out: Path, variant: str, seed: int, epochs: int, tune: 
         "test_" + _key(bench): test.get(_key(bench)),
         "test_auprc": test.get("auprc"),
     }
+    if variant == "tuned":  # the search's best trial, and the one kept (defaults unless it leads)
+        tuning = result.model.config["training"]["tuning"]
+        row["best_trial"], row["chosen_trial"] = tuning["best_trial"], tuning["chosen_trial"]
+        row["best_valid"] = next(v for k, v in tuning.items() if k.startswith("best_valid_"))
+        row["lead_se"] = tuning["selection"].get("standard_error")
     if "planted" in bench:
         x = data["test"].one_hot(np.arange(len(data["test"].ids)))
         found = planted_found(result.model, x, bench["planted"])

@@ -189,6 +189,14 @@ from .options import (
     metavar="SECONDS",
     help="Stop starting tuning trials after this many seconds (alone: trials until then).",
 )
+@click.option(
+    "--tune-select",
+    type=click.Choice(["significant", "best"]),
+    default="significant",
+    show_default=True,
+    help="Which trial --tune saves: the best only if it leads the defaults significantly "
+    "on the validation split (by 1.96 paired bootstrap standard errors), or the best.",
+)
 @quiet_option
 def train(
     data,
@@ -232,6 +240,7 @@ def train(
     length,
     tune_trials,
     tune_time,
+    tune_select,
     quiet,
 ):
     """Train a network on a dataset (or FASTA + labels) and save a model bundle.
@@ -324,6 +333,7 @@ def train(
             options=options,
             resume=resume,
             overwrite=force,
+            select=tune_select,
         )
     else:
         result = train_api(

@@ -13,6 +13,11 @@ validation split.  Every trial trains on the training rows and is scored on the 
 rows only; the test rows are evaluated once, for the chosen model, when the bundle is
 written, and never seen by the search.
 
+The best trial is kept only if its lead over the defaults on the validation rows is
+significant (``select="significant"``: at least 1.96 paired standard errors,
+:mod:`~seqcnn.training.selection`): on a small validation split the best of 20 trials is
+often the luckiest, not the best.  ``select="best"`` keeps the best trial whatever its lead.
+
 While the search runs its study lives in ``.<name>.tuning/study.db`` beside the bundle;
 ``resume=True`` continues it.  The bundle gets ``tuning.csv`` (one row per trial) and
 ``tuning.db`` (the study, to continue with more trials), and ``config.json`` a
@@ -29,17 +34,24 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..dataset import Dataset
 from ..errors import DataError, UsageError
 from .checkpoints import fresh_state
 from .data import training_data
 from .finish import finish
 from .options import TrainOptions, TrainResult, data_defaults, fit_to_task
-from .run import prepare_run, run_epochs
+from .run import PreparedRun, prepare_run, run_epochs
+from .selection import select_trial, validation_logits
 
-__all__ = ["TUNED_TRAINING", "search_space", "tune"]
+__all__ = ["SELECTIONS", "TUNED_TRAINING", "search_space", "tune"]
 
 log = logging.getLogger("seqcnn")
+
+#: How the model saved is chosen: the best trial if it leads the defaults significantly, or
+#: the best trial.
+SELECTIONS = ("significant", "best")
 
 #: Training options the search may set (when the user left them ``None``).
 TUNED_TRAINING = ("learning_rate", "weight_decay", "batch_size")
@@ -136,6 +148,7 @@ def tune(
     options: TrainOptions | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    select: str = "significant",
     **kwargs: Any,
 ) -> TrainResult:
     """Search training and model options on the validation split; save the best model.
@@ -152,11 +165,16 @@ def tune(
         Stop starting trials after this many seconds (the running trial finishes).
     resume
         Continue the study of an interrupted search (or of the bundle at ``out``).
+    select
+        ``"significant"``: the best trial only if its validation lead over the defaults
+        (trial 0) is at least 1.96 paired bootstrap standard errors, else the defaults;
+        ``"best"``: the best trial.  ``config.json``'s ``training.tuning.selection``
+        records the lead, the error and the choice.
 
     Returns
     -------
     TrainResult
-        The best trial's model, evaluated once on validation and test, as
+        The chosen trial's model, evaluated once on validation and test, as
         :func:`~seqcnn.training.train` returns it; ``result.model.path / "tuning.csv"``
         holds the trials.
 
@@ -180,6 +198,8 @@ def tune(
         raise UsageError("give a number of trials (--tune) or a time limit (--tune-time)")
     if n_trials is not None and n_trials < 1:
         raise UsageError(f"the number of trials must be at least 1, got {n_trials}")
+    if select not in SELECTIONS:
+        raise UsageError(f"select must be one of {', '.join(SELECTIONS)}, got {select!r}")
     options = dataclasses.replace(options or TrainOptions(), **kwargs)
     options.check()
     split = training_data(data, valid, test, options)
@@ -204,7 +224,7 @@ def tune(
     )
     if not study.trials:
         study.enqueue_trial({name: default for name, (_, _, default) in space.items()})
-    kept: dict[str, Any] = {}
+    kept: dict[int, tuple[PreparedRun, Any, bool]] = {}  # trial -> (run, state, stopped)
 
     def objective(trial) -> float:
         values = _suggest(trial, space)
@@ -221,11 +241,13 @@ def tune(
         stopped = run_epochs(run, state, on_epoch=report)
         trial.set_user_attr("epochs_run", len(state.history))
         trial.set_user_attr("best_epoch", state.best_epoch + 1)
-        better = mode == "max" and state.best_value > kept.get("value", -math.inf)
-        better |= mode == "min" and state.best_value < kept.get("value", math.inf)
-        if better:
-            kept.update(value=state.best_value, number=trial.number, run=run, state=state,
-                        stopped=stopped)  # fmt: skip
+        # keep the defaults (trial 0) and the best so far, to choose between them at the end
+        leader = [n for n in kept if n != 0]
+        ahead = not leader or _ahead(state.best_value, kept[leader[0]][1].best_value, mode)
+        if trial.number == 0 or ahead:
+            for number in leader if ahead else ():
+                del kept[number]
+            kept[trial.number] = (run, state, stopped)
         log.info("trial %d: valid %s %.4g", trial.number, metric, state.best_value)
         return state.best_value
 
@@ -237,10 +259,28 @@ def tune(
     if not completed:
         raise DataError("no tuning trial completed; see the log for why", path=str(folder))
     best = study.best_trial
-    if kept.get("number") != best.number:  # the best trial ran before a resume: rerun it
-        kept["run"] = prepare_run(split, _apply(options, best.params))
-        kept["state"] = fresh_state(kept["run"].trainer.network, kept["run"].trainer.mode)
-        kept["stopped"] = run_epochs(kept["run"], kept["state"])
+    chosen, selection = best, None
+    first = study.trials[0]
+    if select == "significant" and best.number != 0 and first.state == best.state:
+        runs = {t.number: _trained(kept, t, split, options) for t in (first, best)}
+        logits = {n: validation_logits(r.trainer, s.best_state, split.valid)
+                  for n, (r, s, _) in runs.items()}  # fmt: skip
+        selection = select_trial(
+            split.task,
+            metric,
+            mode,
+            np.asarray(split.valid.dataset.labels[split.valid.rows]),
+            (first.value, logits[first.number]),
+            (best.value, logits[best.number]),
+            poisson=options.loss == "poisson",
+            seed=options.seed,
+        )
+        if selection.chosen == "defaults":
+            chosen = first
+        log.info("best trial %d leads the defaults by %.4g (standard error %.4g): keeping %s",
+                 best.number, selection.lead, selection.standard_error,
+                 "it" if chosen is best else "the defaults")  # fmt: skip
+    run, state, stopped = _trained(kept, chosen, split, options)
     table = study.trials_dataframe()
     with open(folder / "tuning.csv", "w", encoding="utf-8") as handle:
         table.to_csv(handle, index=False)
@@ -250,18 +290,19 @@ def tune(
         "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
         "best_trial": best.number,
         f"best_valid_{metric}": best.value,
-        "params": best.params,
+        "chosen_trial": chosen.number,
+        "params": chosen.params,
         "searched": sorted(space),
         "sampler": "optuna TPE",
         "pruner": "optuna median (per-epoch validation metric)",
+        "selection": {"rule": select} | (selection.as_dict() if selection else {}),
     }
-    run = kept["run"]
     result = finish(
         run.trainer,
         run.data,
-        kept["state"],
+        state,
         info=run.info,
-        stopped_early=kept["stopped"],
+        stopped_early=stopped,
         out=out_path,
         overwrite=overwrite or resume,
         chosen=run.chosen,
@@ -270,6 +311,20 @@ def tune(
     )
     shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def _ahead(value: float, than: float, mode: str) -> bool:
+    return value > than if mode == "max" else value < than
+
+
+def _trained(kept: dict, trial, split, options: TrainOptions) -> tuple[PreparedRun, Any, bool]:
+    """A trial's trained run: kept from this session, or trained again (same seed, same
+    weights) when it ran before a resume."""
+    if trial.number not in kept:
+        run = prepare_run(split, _apply(options, trial.params))
+        state = fresh_state(run.trainer.network, run.trainer.mode)
+        kept[trial.number] = (run, state, run_epochs(run, state))
+    return kept[trial.number]
 
 
 def _study_folder(out: Path | None, resume: bool) -> Path:
