@@ -54,7 +54,7 @@ def _choice_constants() -> dict:
     from seqcnn.plots import FIGURE_FORMATS
     from seqcnn.predict import AGGREGATES
     from seqcnn.scan import SCAN_FORMATS
-    from seqcnn.training import REGRESSION_LOSSES, SCHEDULES
+    from seqcnn.training import REGRESSION_LOSSES, SCHEDULES, TUNE_SELECTIONS
     from seqcnn.variant_report import ATTRIBUTION_METHODS
 
     return {
@@ -71,6 +71,7 @@ def _choice_constants() -> dict:
         ("train", "loss"): REGRESSION_LOSSES,
         ("train", "n_encoding"): N_ENCODINGS,
         ("train", "task"): TASKS,
+        ("train", "tune_select"): TUNE_SELECTIONS,
         ("predict", "aggregate"): AGGREGATES,
         ("predict", "device"): DEVICES,
         ("interpret", "order"): OVERVIEW_ORDERS,

@@ -7,7 +7,7 @@ import click
 from ..alphabet import N_ENCODINGS
 from ..labels import MISSING_POLICIES, TASKS
 from ..models.names import ACTIVATIONS, ARCHITECTURE_NAMES
-from ..training import REGRESSION_LOSSES, SCHEDULES
+from ..training import REGRESSION_LOSSES, SCHEDULES, TUNE_SELECTIONS
 from .options import (
     CONTEXT,
     DEVICE_HELP,
@@ -191,7 +191,7 @@ from .options import (
 )
 @click.option(
     "--tune-select",
-    type=click.Choice(["significant", "best"]),
+    type=click.Choice(TUNE_SELECTIONS),
     default="significant",
     show_default=True,
     help="Which trial --tune saves: the best only if it leads the defaults significantly "

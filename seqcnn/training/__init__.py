@@ -27,7 +27,14 @@ the same CPU.
 
 from __future__ import annotations
 
-from .options import REGRESSION_LOSSES, SCHEDULES, TrainOptions, TrainResult
+from .options import REGRESSION_LOSSES, SCHEDULES, TUNE_SELECTIONS, TrainOptions, TrainResult
 from .run import train
 
-__all__ = ["train", "TrainOptions", "TrainResult", "SCHEDULES", "REGRESSION_LOSSES"]
+__all__ = [
+    "train",
+    "TrainOptions",
+    "TrainResult",
+    "SCHEDULES",
+    "REGRESSION_LOSSES",
+    "TUNE_SELECTIONS",
+]

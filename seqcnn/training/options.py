@@ -17,6 +17,7 @@ from ..forward import DEVICES
 __all__ = [
     "SCHEDULES",
     "REGRESSION_LOSSES",
+    "TUNE_SELECTIONS",
     "TrainOptions",
     "TrainResult",
     "data_defaults",
@@ -29,6 +30,10 @@ __all__ = [
 SCHEDULES = ("plateau", "cosine", "constant")
 #: Losses a regression task may use (``TrainOptions.loss``).
 REGRESSION_LOSSES = ("mse", "poisson")
+
+#: Which trial ``train --tune`` saves: the best if it leads the defaults significantly, or
+#: the best (:mod:`seqcnn.training.selection`).
+TUNE_SELECTIONS = ("significant", "best")
 #: The architecture a task trains when none is named (any other task: ``cnn``).
 TASK_ARCHITECTURES = {"segmentation": "unet", "profile": "bpnet"}
 

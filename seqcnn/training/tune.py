@@ -41,17 +41,13 @@ from ..errors import DataError, UsageError
 from .checkpoints import fresh_state
 from .data import training_data
 from .finish import finish
-from .options import TrainOptions, TrainResult, data_defaults, fit_to_task
+from .options import TUNE_SELECTIONS, TrainOptions, TrainResult, data_defaults, fit_to_task
 from .run import PreparedRun, prepare_run, run_epochs
 from .selection import select_trial, validation_logits
 
-__all__ = ["SELECTIONS", "TUNED_TRAINING", "search_space", "tune"]
+__all__ = ["TUNED_TRAINING", "search_space", "tune"]
 
 log = logging.getLogger("seqcnn")
-
-#: How the model saved is chosen: the best trial if it leads the defaults significantly, or
-#: the best trial.
-SELECTIONS = ("significant", "best")
 
 #: Training options the search may set (when the user left them ``None``).
 TUNED_TRAINING = ("learning_rate", "weight_decay", "batch_size")
@@ -198,8 +194,8 @@ def tune(
         raise UsageError("give a number of trials (--tune) or a time limit (--tune-time)")
     if n_trials is not None and n_trials < 1:
         raise UsageError(f"the number of trials must be at least 1, got {n_trials}")
-    if select not in SELECTIONS:
-        raise UsageError(f"select must be one of {', '.join(SELECTIONS)}, got {select!r}")
+    if select not in TUNE_SELECTIONS:
+        raise UsageError(f"select must be one of {', '.join(TUNE_SELECTIONS)}, got {select!r}")
     options = dataclasses.replace(options or TrainOptions(), **kwargs)
     options.check()
     split = training_data(data, valid, test, options)
