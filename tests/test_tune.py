@@ -85,6 +85,7 @@ def test_cli_tune_writes_the_trials_table(tiny_binary, tmp_path):
     assert len(pd.read_csv(out / "tuning.csv")) == 2
 
 
+@pytest.mark.filterwarnings("ignore:Fixed parameter learning_rate")  # trial 0's 1e-7, below
 @pytest.mark.parametrize("chosen", ["defaults", "best"])
 def test_tuning_saves_the_trial_the_rule_chose(tiny_binary, tmp_path, monkeypatch, chosen):
     seen = {}

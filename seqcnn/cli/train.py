@@ -58,8 +58,8 @@ from .options import (
 @click.option(
     "--first-activation",
     type=click.Choice(ACTIVATIONS),
-    help="First-layer activation [default: the architecture's, relu]; 'exp' makes the "
-    "filters of deep towers (resnet, dilated) learn whole motifs.",
+    help="First-layer activation [default: the architecture's: exp for resnet and dilated "
+    "(their filters then learn whole motifs), relu for the others].",
 )
 @click.option(
     "--epochs",
