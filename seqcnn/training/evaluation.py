@@ -17,7 +17,7 @@ from .options import TrainOptions
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["predict_rows", "evaluate"]
+__all__ = ["predict_rows", "split_logits", "evaluate"]
 
 
 def predict_rows(
@@ -65,6 +65,32 @@ def predict_rows(
     return torch.cat([invert_transform(part, rc_transform) for part in logits.split(batch_size)])
 
 
+def split_logits(
+    network,
+    split: Split,
+    task: str,
+    options: TrainOptions,
+    *,
+    n_encoding: str,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+) -> torch.Tensor:
+    """Logits of a split's rows as the validation metrics see them: a model trained on both
+    strands (``options.rc_augment``) is predicted on both, as it predicts by default."""
+    from ..forward import output_transform
+
+    rc_transform = output_transform(task, options.loss) if options.rc_augment else None
+    return predict_rows(
+        network,
+        split,
+        batch_size=options.batch_size * 4,
+        n_encoding=n_encoding,
+        device=device,
+        amp_dtype=amp_dtype,
+        rc_transform=rc_transform,
+    )
+
+
 def evaluate(
     network,
     split: Split,
@@ -84,20 +110,11 @@ def evaluate(
     """
     import torch
 
-    from ..forward import output_transform
     from ..labels import POSITION_TASKS
     from ..metrics import compute_metrics
 
-    # A model trained on both strands is evaluated on both, as it predicts by default.
-    rc_transform = output_transform(task, options.loss) if options.rc_augment else None
-    logits = predict_rows(
-        network,
-        split,
-        batch_size=options.batch_size * 4,
-        n_encoding=n_encoding,
-        device=device,
-        amp_dtype=amp_dtype,
-        rc_transform=rc_transform,
+    logits = split_logits(
+        network, split, task, options, n_encoding=n_encoding, device=device, amp_dtype=amp_dtype
     )
     if task in POSITION_TASKS:
         return _evaluate_positions(logits, split, task, criterion, device)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..metrics import compute_metrics
 from .data import Split
-from .evaluation import predict_rows
+from .evaluation import split_logits
 from .loop import Trainer
 
 __all__ = [
@@ -67,22 +67,17 @@ class Selection:
 
 
 def validation_logits(trainer: Trainer, best_state: dict, split: Split) -> np.ndarray:
-    """Load ``best_state`` into the trainer's network and predict the split's rows, as the
-    validation metric of training was computed (both strands for a model trained on both).
-    """
-    from ..forward import output_transform
-
+    """Load ``best_state`` into the trainer's network and predict the split's rows as its
+    validation metric was computed (:func:`~seqcnn.training.evaluation.split_logits`)."""
     trainer.network.load_state_dict(best_state)
-    options = trainer.options
-    rc = output_transform(trainer.task, options.loss) if options.rc_augment else None
-    logits = predict_rows(
+    logits = split_logits(
         trainer.network,
         split,
-        batch_size=options.batch_size * 4,
+        trainer.task,
+        trainer.options,
         n_encoding=trainer.n_encoding,
         device=trainer.device,
         amp_dtype=trainer.amp_dtype,
-        rc_transform=rc,
     )
     return logits.numpy()
 

@@ -237,12 +237,12 @@ def tune(
         stopped = run_epochs(run, state, on_epoch=report)
         trial.set_user_attr("epochs_run", len(state.history))
         trial.set_user_attr("best_epoch", state.best_epoch + 1)
-        # keep the defaults (trial 0) and the best so far, to choose between them at the end
-        leader = [n for n in kept if n != 0]
-        ahead = not leader or _ahead(state.best_value, kept[leader[0]][1].best_value, mode)
-        if trial.number == 0 or ahead:
-            for number in leader if ahead else ():
-                del kept[number]
+        # keep the defaults (trial 0) and the best other trial so far, to choose between them
+        leader = next((n for n in kept if n != 0), None)
+        if trial.number == 0:
+            kept[0] = (run, state, stopped)
+        elif leader is None or _ahead(state.best_value, kept[leader][1].best_value, mode):
+            kept.pop(leader, None)
             kept[trial.number] = (run, state, stopped)
         log.info("trial %d: valid %s %.4g", trial.number, metric, state.best_value)
         return state.best_value
