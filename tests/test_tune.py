@@ -73,6 +73,8 @@ def test_search_space_defaults_follow_the_length_and_the_data_size():
 def test_tuning_needs_trials_or_time(tiny_binary, tmp_path):
     with pytest.raises(UsageError, match="number of trials"):
         tune(tiny_binary, tmp_path / "m", n_trials=None)
+    with pytest.raises(UsageError, match="select must be one of significant, best"):
+        tune(tiny_binary, tmp_path / "m", n_trials=2, select="luckiest")
 
 
 def test_cli_tune_writes_the_trials_table(tiny_binary, tmp_path):
