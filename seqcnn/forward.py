@@ -22,6 +22,8 @@ expansion and the transforms are decided in one place.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ from .allocator import reuse_freed_memory
 from .alphabet import ONE_HOT_TABLES, check_n_encoding
 from .errors import UsageError
 from .onehot import codes_to_one_hot, rc, reverse_complement_codes
+from .streams import Streams, stream_plan
 
 if TYPE_CHECKING:
     import torch
@@ -48,6 +51,8 @@ __all__ = [
     "invert_transform",
     "strand_mean",
     "OneHotBatches",
+    "activation_floats",
+    "sub_batches",
     "run_network",
 ]
 
@@ -263,6 +268,64 @@ class OneHotBatches:
 # ------------------------------------------------------------------------------- forward
 
 
+def activation_floats(network: Any, length: int) -> int | None:
+    """The values a network's layers write for one sequence of ``length`` bases.
+
+    The sum of the output sizes of the network's leaf modules in one dry run of a single
+    all-zero sequence in eval mode, remembered per network and length: what
+    :func:`seqcnn.streams.stream_plan` sizes sub-batches by.  ``None`` when the network is
+    not a ``torch.nn.Module`` or the dry run fails (the real input then says why).
+
+    Examples
+    --------
+    >>> import torch
+    >>> activation_floats(torch.nn.Sequential(torch.nn.Conv1d(4, 8, 3), torch.nn.ReLU()), 10)
+    128
+    """
+    import torch
+
+    if not isinstance(network, torch.nn.Module):
+        return None
+    known = _ACTIVATIONS.setdefault(network, {})
+    if length not in known:
+        sizes: list[int] = []
+
+        def count(module, inputs, output) -> None:
+            outputs = output if isinstance(output, (tuple, list)) else (output,)
+            sizes.extend(o.numel() for o in outputs if isinstance(o, torch.Tensor))
+
+        leaves = [m for m in network.modules() if next(m.children(), None) is None]
+        hooks = [m.register_forward_hook(count) for m in leaves]
+        x = torch.zeros(1, 4, length, device=network_device(network), dtype=network_dtype(network))
+        try:
+            with evaluating(network), torch.inference_mode():
+                network(x)
+        except Exception:  # e.g. a length the network cannot take: its real input says so
+            sizes = []
+        finally:
+            for hook in hooks:
+                hook.remove()
+        known[length] = sum(sizes) or None
+    return known[length]
+
+
+# network -> {input length: activation values per sequence}
+_ACTIVATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sub_batches(batches: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Each batch cut into consecutive pieces of at most ``size`` rows (views, in order).
+
+    Examples
+    --------
+    >>> [len(b) for b in sub_batches([np.zeros((5, 2)), np.zeros((2, 2))], 2)]
+    [2, 2, 1, 2]
+    """
+    for batch in batches:
+        for start in range(0, len(batch), size):
+            yield batch[start : start + size]
+
+
 def run_network(
     network: Any,
     x: np.ndarray | torch.Tensor | Iterable[np.ndarray],
@@ -318,15 +381,21 @@ def run_network(
         def fn(out):
             return apply_transform(out, transform)
 
-    if isinstance(x, (np.ndarray, torch.Tensor)):
+    as_array = isinstance(x, (np.ndarray, torch.Tensor))
+    if as_array:
         array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-        batches: Iterable = (array[a : a + batch_size] for a in range(0, len(array), batch_size))
+        batches: Iterable = [array] if len(array) else []
     else:
-        batches = x
-    outputs = []
-    with evaluating(network), torch.inference_mode(), autocast(device, amp_dtype):
-        for batch in batches:
-            batch = np.asarray(batch)
+        batches = (np.asarray(batch) for batch in x)
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return np.zeros((0,), dtype=np.float32)
+    plan = stream_plan(batch_size, device, lambda: activation_floats(network, first.shape[-1]))
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        # Thread-local modes: entered in whichever stream runs the batch.
+        with torch.inference_mode(), autocast(device, amp_dtype):
             out = fn(network(to_tensor(batch)).float())
             if rc_average:
                 flipped = reverse_complement_codes(batch) if batch.dtype == np.uint8 else rc(batch)
@@ -334,7 +403,11 @@ def run_network(
                 if reverse.ndim == 3:  # per-position outputs: the other strand runs backwards
                     reverse = reverse.flip(-1)
                 out = (out + reverse) / 2
-            outputs.append(out.float().cpu().numpy())
-    if not outputs:
-        return np.zeros((0,), dtype=np.float32)
+            return out.float().cpu().numpy()
+
+    pieces = itertools.chain([first], batches)
+    if as_array or plan.streams > 1:  # batches given one by one run as given in one stream
+        pieces = sub_batches(pieces, plan.batch_size)
+    with evaluating(network), Streams(plan) as streams:
+        outputs = list(streams.map(run, pieces))
     return np.concatenate(outputs).astype(np.float32, copy=False)

@@ -12,7 +12,10 @@ Streaming keeps memory flat whatever the input size: records are read by
 as everywhere else) about ``16 * batch_size`` at a time, turned into byte codes with one
 vectorised lookup, cut into windows, one-hot encoded batch by batch on the model's device
 (:class:`seqcnn.forward.OneHotBatches`), run through the network in eval mode under
-``torch.inference_mode()``, written, and discarded.  Record ids are not
+``torch.inference_mode()``, written, and discarded.  On a CPU with two or more threads the
+batches run in two parallel streams (:mod:`seqcnn.streams`: sub-batches sized by the
+network's activations, the same values in the same order), and the records of the next
+chunk are read while the streams work.  Record ids are not
 remembered, so duplicate ids are *not* rejected here (each record is simply predicted).
 
 Length handling.  A model takes sequences of exactly ``input_length`` (``L``) bases:
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -160,46 +164,71 @@ class _Forward:
 
 def _stream(forward: _Forward, chunks, total, name, progress, *, batch_size, per_window,
             stride, aggregate, length) -> Iterator[Block]:  # fmt: skip
+    """Blocks of rows, chunk by chunk.  On a CPU the batches run in parallel streams
+    (:mod:`seqcnn.streams`), and while the streams work through one chunk of records the
+    calling thread reads the next and writes the one before."""
     from ._progress import progress_bar
-    from .forward import evaluating
+    from .forward import activation_floats, evaluating
+    from .streams import Streams, stream_plan
 
     n_outputs = len(forward.names)
-    all_n, first_all_n = 0, None
+    plan = stream_plan(batch_size, forward.to_tensor.device,
+                       lambda: activation_floats(forward.network, length))  # fmt: skip
+    size = plan.batch_size
+    counts = {"all_n": 0, "first": None}
+
+    def finished(chunk: Chunk, futures: list) -> Block:
+        values = [future.result() for future in futures]
+        values = np.concatenate(values) if values else np.zeros((0, n_outputs))
+        _count_all_n(chunk, counts)
+        bar.update(len(chunk.ids))
+        if per_window:
+            return Block(chunk.ids, values, np.zeros(len(chunk.ids), np.int64), chunk.lengths)
+        return Block(chunk.ids, values)
+
     with (
         evaluating(forward.network),
         progress_bar(progress, total=total, desc="predicting", unit=" seqs") as bar,
+        Streams(plan) as streams,
     ):
+        pending: deque[tuple[Chunk, list]] = deque()
         for chunk in chunks:
-            if chunk.rows is not None:  # one window per record
-                values = [forward(chunk.rows(a, a + batch_size))
-                          for a in range(0, len(chunk.ids), batch_size)]  # fmt: skip
-                values = np.concatenate(values) if values else np.zeros((0, n_outputs))
-                if per_window:
-                    start = np.zeros(len(chunk.ids), dtype=np.int64)
-                    yield Block(chunk.ids, values, start, chunk.lengths)
-                else:
-                    yield Block(chunk.ids, values)
-            else:
-                yield from _windowed(chunk, forward, length, stride, batch_size, per_window,
-                                     aggregate, n_outputs)  # fmt: skip
-            if chunk.all_n is not None and chunk.all_n.any():
-                all_n += int(chunk.all_n.sum())
-                if first_all_n is None:
-                    first_all_n = chunk.ids[int(np.argmax(chunk.all_n))]
-            bar.update(len(chunk.ids))
-    if all_n:
+            if chunk.rows is None:  # windows: in order, after the chunks before them
+                while pending:
+                    yield finished(*pending.popleft())
+                yield from _windowed(chunk, forward, streams, length, stride, size,
+                                     per_window, aggregate, n_outputs)  # fmt: skip
+                _count_all_n(chunk, counts)
+                bar.update(len(chunk.ids))
+                continue
+            # One window per record: submit the chunk, then finish the one before it.
+            futures = [streams.submit(forward, chunk.rows(a, a + size))
+                       for a in range(0, len(chunk.ids), size)]  # fmt: skip
+            pending.append((chunk, futures))
+            if len(pending) > 1:
+                yield finished(*pending.popleft())
+        while pending:
+            yield finished(*pending.popleft())
+    if counts["all_n"]:
         log.warning(
             "%s%d record(s) contain only N (first: '%s'); their predictions are what the model "
             "gives for no sequence at all",
-            f"{name}: " if name else "", all_n, first_all_n,
+            f"{name}: " if name else "", counts["all_n"], counts["first"],
         )  # fmt: skip
 
 
-def _windowed(chunk: Chunk, forward: Callable, length, stride, batch_size, per_window, aggregate,
-              n_outputs) -> Iterator[Block]:  # fmt: skip
+def _count_all_n(chunk: Chunk, counts: dict) -> None:
+    if chunk.all_n is not None and chunk.all_n.any():
+        counts["all_n"] += int(chunk.all_n.sum())
+        if counts["first"] is None:
+            counts["first"] = chunk.ids[int(np.argmax(chunk.all_n))]
+
+
+def _windowed(chunk: Chunk, forward: Callable, streams, length, stride, batch_size, per_window,
+              aggregate, n_outputs) -> Iterator[Block]:  # fmt: skip
     """Score every window of a chunk, batch by batch; yield per-window or per-record rows.
 
-    Only one batch of windows is held at a time (plus, per window, its output row when
+    Only a few batches of windows are held at a time (plus, per window, its output row when
     ``per_window``), so a chromosome-sized record is scored in bounded memory.
     """
     lengths = chunk.lengths
@@ -211,13 +240,19 @@ def _windowed(chunk: Chunk, forward: Callable, length, stride, batch_size, per_w
     if not per_window:
         initial = -np.inf if aggregate == "max" else 0.0
         acc = np.full((len(lengths), n_outputs), initial, dtype=np.float64)
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for a in range(0, n_windows, batch_size):
+            index = np.arange(a, min(a + batch_size, n_windows))
+            rec = np.searchsorted(ends, index, side="right")
+            yield rec, np.minimum((index - firsts[rec]) * stride, over[rec])
+
+    def run(batch: tuple[np.ndarray, np.ndarray]):
+        return *batch, forward(chunk.inputs(*batch))
+
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     pending_rows = 0
-    for a in range(0, n_windows, batch_size):
-        index = np.arange(a, min(a + batch_size, n_windows))
-        rec = np.searchsorted(ends, index, side="right")
-        start = np.minimum((index - firsts[rec]) * stride, over[rec])
-        values = forward(chunk.inputs(rec, start))
+    for rec, start, values in streams.map(run, batches()):
         if per_window:
             pending.append((rec, start, values))
             pending_rows += len(rec)
@@ -281,7 +316,8 @@ def predict(
         sequence, ``(N, length)`` ``uint8`` codes, or a one-hot array or tensor of shape
         ``(N, 4, length)`` (ids are row numbers); see :mod:`seqcnn.inputs`.
     batch_size
-        Windows per forward pass.
+        Windows per forward pass (on a CPU with two or more threads, the most per
+        sub-batch of the parallel streams, see :mod:`seqcnn.streams`).
     rc_average
         Average each window's values with those of its reverse complement.  ``None``
         (default): the model's own setting, on for models trained with ``rc_augment``
