@@ -286,20 +286,23 @@ def _with_positions(columns: dict[str, list]) -> dict:
 
 def spare_core(network) -> bool:
     """Whether reading the next chunk beside the forward passes can gain time: the network
-    runs on an accelerator, or on fewer CPU threads than the process may use.
+    runs on an accelerator, in parallel CPU streams (:mod:`seqcnn.streams`), or on fewer
+    CPU threads than the process may use.
 
-    Where torch's threads take every CPU, a reading thread beside them takes one from a
-    forward pass, which then waits for it at each of its parallel steps; reading in turn
-    was measured faster (2 CPUs, 2 threads, 18,904 variants spread over chr20, bgzip genome:
+    Where one forward pass's threads take every CPU, a reading thread beside them takes one
+    from it, which then waits for it at each of its parallel steps; reading in turn was
+    measured faster (2 CPUs, 2 threads, 18,904 variants spread over chr20, bgzip genome:
     0.92x the rate of ``seqcnn predict`` on the same windows instead of 0.84x, medians of 5
-    paired runs).
+    paired runs).  Streams of one thread each do not wait for one another, and the calling
+    thread would only wait for them.
     """
     import torch
 
     from .forward import network_device
     from .threads import available_cpus
 
-    return network_device(network).type != "cpu" or torch.get_num_threads() < available_cpus()
+    threads = torch.get_num_threads()
+    return network_device(network).type != "cpu" or threads >= 2 or threads < available_cpus()
 
 
 def prefetched(items: Iterator, depth: int = 2) -> Iterator:

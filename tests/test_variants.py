@@ -504,11 +504,13 @@ def test_reading_beside_or_between_forward_passes(genome, monkeypatch):
     import seqcnn.variants as variants
 
     model = PositionLinear(21)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(seqcnn.threads, "available_cpus", lambda: 1)
+    assert not variants.spare_core(model)  # the one CPU runs the network: read in turn
     monkeypatch.setattr(seqcnn.threads, "available_cpus", lambda: 2)
-    assert not variants.spare_core(model)  # every CPU runs the network: read in turn
-    monkeypatch.setattr(seqcnn.threads, "available_cpus", lambda: 3)
-    assert variants.spare_core(model)
+    assert variants.spare_core(model)  # a CPU the network does not use
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert variants.spare_core(model)  # two streams: the calling thread would only wait
     # either way, the same table
     frame = pd.DataFrame(_vcf_rows(CONTIGS["chr1"], 40, seed=6), columns=["chrom", "pos", "ref",
                                                                            "alt"])  # fmt: skip
