@@ -245,6 +245,20 @@ def label_of(result: dict) -> str:
             f"threads {result['threads']}")  # fmt: skip
 
 
+def print_threads(results: list[dict], default: int) -> None:
+    """Which thread count the CLI uses, and the measured reason, where both were run."""
+    by_name = {r["name"]: r for r in results}
+    if "cnn" not in by_name or "cnn-t1" not in by_name:
+        return
+    many, one = by_name["cnn"]["rate"], by_name["cnn-t1"]["rate"]
+    print(f"\nthreads: `seqcnn predict` uses every CPU the process may use ({default} here; "
+          "`--threads N` to change it), where torch has two or more threads in two parallel "
+          "streams (seqcnn.streams).  Measured, cnn one strand: end to end "
+          f"{many['cli']:,.0f} seq/s against {one['cli']:,.0f} with --threads 1 "
+          f"({many['cli'] / one['cli']:.2f}x), in process {many['api']:,.0f} against "
+          f"{one['api']:,.0f} ({many['api'] / one['api']:.2f}x).")  # fmt: skip
+
+
 def import_seconds() -> float:
     runs = []
     for _ in range(3):
@@ -337,6 +351,7 @@ def main() -> None:
     print("(c) / ceiling per repeat, median: " + ", ".join(f"{r['name']} {r['paired']:.3f}"
                                                              for r in results))  # fmt: skip
     print("seconds of every run: " + json.dumps({r["name"]: r["times"] for r in results}))
+    print_threads(results, torch.get_num_threads())
 
     sizes = [int(s) for s in args.rss_sizes.split(",") if s.strip()]
     if sizes:
