@@ -66,7 +66,14 @@ _EXTENSIONS = ", ".join(f".{fmt}" for fmt in TABLE_FORMATS)
     show_default=True,
     help="How the windows of a long sequence make one row.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Windows per forward pass (on a CPU with 2+ threads: the most per sub-batch of the "
+    "two parallel streams, which size them by the model's activations).",
+)
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @threads_option
 @force_option("file")
