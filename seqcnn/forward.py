@@ -33,7 +33,7 @@ from .allocator import reuse_freed_memory
 from .alphabet import ONE_HOT_TABLES, check_n_encoding
 from .errors import UsageError
 from .onehot import codes_to_one_hot, rc, reverse_complement_codes
-from .streams import Streams, stream_plan
+from .streams import StreamPlan, Streams, stream_plan
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +52,7 @@ __all__ = [
     "strand_mean",
     "OneHotBatches",
     "activation_floats",
+    "network_plan",
     "sub_batches",
     "run_network",
 ]
@@ -313,6 +314,12 @@ def activation_floats(network: Any, length: int) -> int | None:
 _ACTIVATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def network_plan(network: Any, length: int, batch_size: int, device: Any) -> StreamPlan:
+    """:func:`seqcnn.streams.stream_plan` for ``network`` over inputs of ``length`` bases,
+    its activations counted (:func:`activation_floats`) only where streams could run."""
+    return stream_plan(batch_size, device, lambda: activation_floats(network, length))
+
+
 def sub_batches(batches: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
     """Each batch cut into consecutive pieces of at most ``size`` rows (views, in order).
 
@@ -391,7 +398,7 @@ def run_network(
     first = next(batches, None)
     if first is None:
         return np.zeros((0,), dtype=np.float32)
-    plan = stream_plan(batch_size, device, lambda: activation_floats(network, first.shape[-1]))
+    plan = network_plan(network, first.shape[-1], batch_size, device)
 
     def run(batch: np.ndarray) -> np.ndarray:
         # Thread-local modes: entered in whichever stream runs the batch.

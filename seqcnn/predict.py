@@ -168,19 +168,17 @@ def _stream(forward: _Forward, chunks, total, name, progress, *, batch_size, per
     (:mod:`seqcnn.streams`), and while the streams work through one chunk of records the
     calling thread reads the next and writes the one before."""
     from ._progress import progress_bar
-    from .forward import activation_floats, evaluating
-    from .streams import Streams, stream_plan
+    from .forward import evaluating, network_plan
+    from .streams import Streams
 
     n_outputs = len(forward.names)
-    plan = stream_plan(batch_size, forward.to_tensor.device,
-                       lambda: activation_floats(forward.network, length))  # fmt: skip
+    plan = network_plan(forward.network, length, batch_size, forward.to_tensor.device)
     size = plan.batch_size
-    counts = {"all_n": 0, "first": None}
+    all_n, first_all_n = 0, None
 
     def finished(chunk: Chunk, futures: list) -> Block:
         values = [future.result() for future in futures]
         values = np.concatenate(values) if values else np.zeros((0, n_outputs))
-        _count_all_n(chunk, counts)
         bar.update(len(chunk.ids))
         if per_window:
             return Block(chunk.ids, values, np.zeros(len(chunk.ids), np.int64), chunk.lengths)
@@ -193,12 +191,15 @@ def _stream(forward: _Forward, chunks, total, name, progress, *, batch_size, per
     ):
         pending: deque[tuple[Chunk, list]] = deque()
         for chunk in chunks:
+            if chunk.all_n is not None and chunk.all_n.any():
+                all_n += int(chunk.all_n.sum())
+                if first_all_n is None:
+                    first_all_n = chunk.ids[int(np.argmax(chunk.all_n))]
             if chunk.rows is None:  # windows: in order, after the chunks before them
                 while pending:
                     yield finished(*pending.popleft())
                 yield from _windowed(chunk, forward, streams, length, stride, size,
                                      per_window, aggregate, n_outputs)  # fmt: skip
-                _count_all_n(chunk, counts)
                 bar.update(len(chunk.ids))
                 continue
             # One window per record: submit the chunk, then finish the one before it.
@@ -209,19 +210,12 @@ def _stream(forward: _Forward, chunks, total, name, progress, *, batch_size, per
                 yield finished(*pending.popleft())
         while pending:
             yield finished(*pending.popleft())
-    if counts["all_n"]:
+    if all_n:
         log.warning(
             "%s%d record(s) contain only N (first: '%s'); their predictions are what the model "
             "gives for no sequence at all",
-            f"{name}: " if name else "", counts["all_n"], counts["first"],
+            f"{name}: " if name else "", all_n, first_all_n,
         )  # fmt: skip
-
-
-def _count_all_n(chunk: Chunk, counts: dict) -> None:
-    if chunk.all_n is not None and chunk.all_n.any():
-        counts["all_n"] += int(chunk.all_n.sum())
-        if counts["first"] is None:
-            counts["first"] = chunk.ids[int(np.argmax(chunk.all_n))]
 
 
 def _windowed(chunk: Chunk, forward: Callable, streams, length, stride, batch_size, per_window,
