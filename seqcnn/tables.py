@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import DataError, UsageError
+from .text_rows import write_block_lines, write_frame_lines
 
 __all__ = [
     "TABLE_FORMATS",
@@ -58,8 +59,6 @@ __all__ = [
 TABLE_FORMATS = ("tsv", "csv", "parquet")
 #: Table rows read at a time.
 CHUNK_ROWS = 65536
-#: float32 survives a text round trip exactly with 9 significant digits.
-_FLOAT_FORMAT = "%.9g"
 _DELIMITERS = {"tsv": "\t", "csv": ","}
 
 
@@ -215,15 +214,15 @@ def write_table(
     header = ["id", *(["start", "end"] if per_window else []), *names]
     if out is None or out == "-":
         with _utf8_stdout() as handle:
-            return _write_text(blocks, handle, header, fmt, flush=True)
+            return write_block_lines(blocks, handle, header, _DELIMITERS[fmt], flush=True)
     if not isinstance(out, (str, os.PathLike)):
-        return _write_text(blocks, out, header, fmt)
+        return write_block_lines(blocks, out, header, _DELIMITERS[fmt])
     with atomic_path(out) as tmp:
         if fmt == "parquet":
             return _write_parquet(blocks, tmp, names, per_window)
         opener = gzip.open if compress else open
         with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
-            return _write_text(blocks, handle, header, fmt)
+            return write_block_lines(blocks, handle, header, _DELIMITERS[fmt])
 
 
 @contextmanager
@@ -241,45 +240,6 @@ def _utf8_stdout() -> Iterator[Any]:
     finally:
         handle.flush()
         handle.detach()  # leave sys.stdout's buffer open
-
-
-def _write_text(blocks: Iterable[Block], handle, header: list[str], fmt: str,
-                flush: bool = False) -> int:  # fmt: skip
-    delimiter = _DELIMITERS[fmt]
-    # The first block is computed before anything is written, so that a missing file or a
-    # bad first record leaves no header behind on standard output.
-    blocks = iter(blocks)
-    first = next(blocks, None)
-    csv.writer(handle, delimiter=delimiter, lineterminator="\n").writerow(header)
-    rows = 0
-    for block in itertools.chain([first] if first is not None else [], blocks):
-        # One %-format per row: several times faster than formatting value by value.
-        ids = _quoted(block.ids, delimiter)
-        values = block.values.tolist()
-        if block.start is None:
-            line = delimiter.join(["%s", *[_FLOAT_FORMAT] * block.values.shape[1]]) + "\n"
-            lines = [line % (i, *v) for i, v in zip(ids, values, strict=True)]
-        else:
-            line = delimiter.join(["%s"] * 3 + [_FLOAT_FORMAT] * block.values.shape[1]) + "\n"
-            bounds = zip(ids, block.start.tolist(), block.end.tolist(), values, strict=True)
-            lines = [line % (i, s, e, *v) for i, s, e, v in bounds]
-        handle.write("".join(lines))
-        rows += len(lines)
-        if flush:
-            handle.flush()
-    return rows
-
-
-def _quoted(ids: list, delimiter: str) -> list:
-    """Ids quoted as the csv module would, where they hold a delimiter, quote or newline."""
-    special = delimiter + '"\r\n'
-    joined = "".join(map(str, ids))
-    if not any(c in joined for c in special):
-        return ids
-    return [
-        '"' + str(i).replace('"', '""') + '"' if any(c in str(i) for c in special) else i
-        for i in ids
-    ]
 
 
 def _write_parquet(blocks: Iterable[Block], path: Path, names: list[str], per_window: bool) -> int:
@@ -331,7 +291,7 @@ def write_frames(
                                                           frames))  # fmt: skip
     if out is None or out == "-":
         with _utf8_stdout() as handle:
-            return _write_mixed(chained, handle, columns, text, fmt, flush=True)
+            return write_frame_lines(chained, handle, columns, text, _DELIMITERS[fmt], flush=True)
     with atomic_path(out) as tmp:
         if fmt == "parquet":
             if empty is None:
@@ -342,39 +302,7 @@ def write_frames(
             return _write_frames_parquet(chained, tmp, empty[columns])
         opener = gzip.open if compress else open
         with opener(tmp, "wt", newline="", encoding="utf-8") as handle:
-            return _write_mixed(chained, handle, columns, text, fmt)
-
-
-def _write_mixed(frames, handle, columns: list[str], text: set[str], fmt: str,
-                 flush: bool = False) -> int:  # fmt: skip
-    delimiter = _DELIMITERS[fmt]
-    special = delimiter + '"\r\n'
-    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(columns)
-    # One %-format per row: several times faster than pandas' to_csv with a float format.
-    line = delimiter.join("%s" if c in text else _FLOAT_FORMAT for c in columns) + "\n"
-    rows = 0
-    for frame in frames:
-        values = [frame[c].tolist() for c in columns]
-        texts = [_joined(column) for c, column in zip(columns, values, strict=True) if c in text]
-        if any(char in part for part in texts for char in special):  # quoted as csv does
-            formatted = [column if c in text else [_FLOAT_FORMAT % v for v in column]
-                         for c, column in zip(columns, values, strict=True)]  # fmt: skip
-            writer.writerows(zip(*formatted, strict=True))
-        else:
-            handle.write("".join(line % row for row in zip(*values, strict=True)))
-        rows += len(frame)
-        if flush:
-            handle.flush()
-    handle.flush()
-    return rows
-
-
-def _joined(values: list) -> str:
-    try:
-        return "".join(values)  # text: one C call
-    except TypeError:  # numbers (or a mix)
-        return "".join(map(str, values))
+            return write_frame_lines(chained, handle, columns, text, _DELIMITERS[fmt])
 
 
 def _write_frames_parquet(frames, path: Path, empty) -> int:
