@@ -21,6 +21,7 @@ uniform sample of them (interpretation, attribution, influence).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -192,24 +193,51 @@ def sequence_chunks(
             for a in range(0, len(array), chunk_size)
         )
         return chunks, source.total, None
-    records = _fasta_records(source, check_duplicates=False, allow_empty=True)
-    chunks = _string_chunks(records, length, chunk_size, source.name)
+    chunks = _string_chunks(_record_batches(source), length, chunk_size, source.name)
     return chunks, source.total, source.name
 
 
-def _string_chunks(records: Iterable, length: int, chunk_size: int, name: str | None):
-    """Group ``(id, sequence)`` records into chunks of about ``chunk_size`` windows."""
+def _record_batches(source: _Input, size: int = 1024) -> Iterator[tuple[list, list]]:
+    """``(ids, sequences)`` lists of the records of a FASTA file (as the reader batches
+    them) or of a sequences argument (``size`` at a time); duplicates allowed."""
+    if source.path is not None:
+        from .fasta import read_fasta_batches
+
+        # Small batches keep streaming callers (predict) responsive on slow input.
+        batches = read_fasta_batches(
+            source.path, batch_bases=1 << 16, check_duplicates=False, allow_empty=True
+        )
+        for ids, _, sequences in batches:
+            yield ids, sequences
+        return
+    records = iter(source.records)
+    while batch := list(itertools.islice(records, size)):
+        ids, sequences = zip(*batch, strict=True)
+        yield list(ids), list(sequences)
+
+
+def _string_chunks(batches: Iterable, length: int, chunk_size: int, name: str | None):
+    """Group batches of ``(ids, sequences)`` into chunks of ``chunk_size`` records, or
+    fewer that reach ``chunk_size * length`` bases (whichever comes first, record by
+    record: the chunks do not depend on how the records were batched)."""
     max_bases = chunk_size * length
     ids: list = []
     seqs: list[str] = []
     bases = 0
-    for record_id, sequence in records:
-        ids.append(record_id)
-        seqs.append(sequence)
-        bases += len(sequence)
-        if bases >= max_bases or len(ids) >= chunk_size:
-            yield _string_chunk(ids, seqs, length, name)
-            ids, seqs, bases = [], [], 0
+    for batch_ids, batch_seqs in batches:
+        lengths = np.fromiter(map(len, batch_seqs), np.int64, len(batch_seqs))
+        at = 0
+        while at < len(batch_ids):
+            totals = np.cumsum(lengths[at : at + chunk_size - len(ids)])
+            # Records up to the first that brings the chunk to max_bases, if one does.
+            take = min(int(np.searchsorted(totals, max_bases - bases)) + 1, len(totals))
+            ids += batch_ids[at : at + take]
+            seqs += batch_seqs[at : at + take]
+            bases += int(totals[take - 1])
+            at += take
+            if bases >= max_bases or len(ids) >= chunk_size:
+                yield _string_chunk(ids, seqs, length, name)
+                ids, seqs, bases = [], [], 0
     if ids:
         yield _string_chunk(ids, seqs, length, name)
 

@@ -117,3 +117,25 @@ def test_errors():
         read_codes(5, None)
     with pytest.raises(UsageError, match="max_sequences"):
         read_codes(["ACGT"], None, max_sequences=0)
+
+
+def test_chunks_end_at_the_same_records_however_the_reader_batches_them(tmp_path):
+    # Records of very different lengths, so that chunks end on the base limit as well as on
+    # the record count; a FASTA file is read in batches of ~65 kb, a dict 1,024 at a time.
+    rng = np.random.default_rng(7)
+    lengths = rng.choice([5, 50, 400, 3000], size=5000, p=[0.4, 0.3, 0.2, 0.1])
+    records = {f"r{i}": "".join(rng.choice(list("ACGT"), n)) for i, n in enumerate(lengths)}
+    path = write_fasta_file(tmp_path / "mixed.fa", records.items())
+    from_file, _, _ = sequence_chunks(str(path), 100, n_encoding="zeros", chunk_size=64)
+    from_dict, _, _ = sequence_chunks(records, 100, n_encoding="zeros", chunk_size=64)
+    file_ids = [chunk.ids for chunk in from_file]
+    assert file_ids == [[str(i) for i in chunk.ids] for chunk in from_dict]
+    # the expected boundaries, record by record: 64 records or 6,400 bases
+    expected, current, bases = [], [], 0
+    for name, n in zip(records, lengths, strict=True):
+        current.append(name)
+        bases += n
+        if bases >= 6400 or len(current) == 64:
+            expected.append(current)
+            current, bases = [], 0
+    assert file_ids == expected + ([current] if current else [])
