@@ -1,19 +1,20 @@
 """Reading FASTA files: plain, gzip, bgzip or standard input, one record at a time.
 
-Parsing is Biopython's ``SimpleFastaParser``; this module adds what real-world files need:
+Parsing follows the rules of Biopython's ``SimpleFastaParser``
+(:mod:`seqcnn.fasta_parser`); this module adds what real-world files need:
 transparent decompression (detected from the file's first bytes, not its name), checks
 that the input is FASTA at all, unique non-empty records, and one-line errors that name
 the file and record.  Sequences are returned upper-case with ``U`` read as ``T``.
 
-Nothing here holds more than one record in memory (apart from the set of ids seen, used to
-reject duplicates, which callers streaming huge files can switch off).
+Nothing here holds more than a block of text (64k characters) or one record in memory
+(apart from the set of ids seen, used to reject duplicates, which callers streaming huge
+files can switch off).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import itertools
 import os
 import sys
 import zlib
@@ -25,6 +26,7 @@ import numpy as np
 
 from .alphabet import ALPHABET, COMPLEMENT_LETTERS, IUPAC_CODES, sequence_codes
 from .errors import DataError
+from .fasta_parser import record_blocks
 
 __all__ = [
     "ALPHABET",
@@ -200,8 +202,8 @@ def fasta_byte_ranges(
 def count_records(path: PathLike, byte_range: tuple[int, int] | None = None) -> int:
     """Count the header lines (``>`` at the start of a line) of a plain FASTA file.
 
-    This is the number of records Biopython's parser finds there, at the speed of
-    reading the bytes; it places each part of a file encoded in parallel.
+    This is the number of records :func:`~seqcnn.fasta_parser.parse_fasta` finds there,
+    at the speed of reading the bytes; it places each part of a file encoded in parallel.
 
     Parameters
     ----------
@@ -258,8 +260,8 @@ def read_fasta_batches(
 ) -> Iterator[tuple[list[str], list[str], list[str]]]:
     """Iterate over the raw records of a FASTA file in batches of about ``batch_bases``.
 
-    This is the reading loop behind every FASTA reader in seqcnn: one pass over
-    Biopython's ``SimpleFastaParser`` that checks each record and collects it into lists,
+    This is the reading loop behind every FASTA reader in seqcnn: one pass of
+    :func:`~seqcnn.fasta_parser.record_blocks` that checks each record and collects it into lists,
     so that what follows (letter checks, encoding) can work on a whole batch at once.
     Sequences are returned exactly as written (case kept, letters not checked).
 
@@ -311,21 +313,31 @@ def read_fasta_batches(
             descriptions: list[str] = []
             sequences: list[str] = []
             bases = 0
-            for title, sequence in SimpleFastaParser(itertools.chain([first], handle)):
-                fields = title.split(None, 1)
-                if not (fields and sequence):
-                    _raise_bad_record(fields, ids[-1] if ids else last_id, name)
-                ids.append(fields[0])
-                descriptions.append(fields[1] if len(fields) > 1 else "")
-                sequences.append(sequence)
-                bases += len(sequence)
-                if bases >= batch_bases:
-                    last_id = ids[-1]
-                    ids, descriptions = _as_utf8(ids), _as_utf8(descriptions)
-                    if check_duplicates:
-                        check_unique(seen, ids, name)
-                    yield ids, descriptions, sequences
-                    ids, descriptions, sequences, bases = [], [], [], 0
+            for titles, block_sequences in record_blocks(handle, first):
+                fields = [title.split(None, 1) for title in titles]
+                lengths = list(map(len, block_sequences))
+                at = 0
+                while at < len(fields):
+                    end = at  # records up to the one that brings the batch to batch_bases
+                    while end < len(fields) and bases < batch_bases:
+                        bases += lengths[end]
+                        end += 1
+                    part = fields[at:end]
+                    if not (all(part) and all(lengths[at:end])):
+                        bad = next(i for i in range(at, end) if not (fields[i] and lengths[i]))
+                        before = fields[bad - 1][0] if bad > at else (ids[-1] if ids else last_id)
+                        _raise_bad_record(fields[bad], before, name)
+                    ids += [f[0] for f in part]
+                    descriptions += [f[1] if len(f) > 1 else "" for f in part]
+                    sequences += block_sequences[at:end]
+                    at = end
+                    if bases >= batch_bases:
+                        last_id = ids[-1]
+                        ids, descriptions = _as_utf8(ids), _as_utf8(descriptions)
+                        if check_duplicates:
+                            check_unique(seen, ids, name)
+                        yield ids, descriptions, sequences
+                        ids, descriptions, sequences, bases = [], [], [], 0
             if ids:
                 ids, descriptions = _as_utf8(ids), _as_utf8(descriptions)
                 last_id = ids[-1]
@@ -425,13 +437,6 @@ def read_fasta_records(
             yield from zip(ids, descriptions, sequences, strict=True)
         else:
             yield from zip(ids, sequences, strict=True)
-
-
-def SimpleFastaParser(handle):  # noqa: N802 - Biopython's name
-    """Biopython's parser, imported lazily (Bio is only needed once a file is read)."""
-    from Bio.SeqIO.FastaIO import SimpleFastaParser as parser
-
-    return parser(handle)
 
 
 def read_fasta(

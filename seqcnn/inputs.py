@@ -114,16 +114,6 @@ def _array_input(x: Any) -> _Input:
     return _Input(one_hot=np.asarray(array, dtype=np.float32), total=len(array))
 
 
-def _fasta_records(source: _Input, check_duplicates: bool, allow_empty: bool) -> Iterable:
-    if source.path is None:
-        return source.records
-    from .fasta import read_fasta_records
-
-    return read_fasta_records(
-        source.path, check_duplicates=check_duplicates, allow_empty=allow_empty
-    )
-
-
 # ------------------------------------------------------------------------------ streaming
 
 
@@ -486,7 +476,11 @@ def read_codes(
     source = _classify(x)
     if source.codes is not None or source.one_hot is not None:
         return _array_codes(source, length, crop, max_sequences, seed, keep_first)
-    records = _fasta_records(source, check_duplicates=True, allow_empty=False)
+    records = source.records
+    if source.path is not None:
+        from .fasta import read_fasta_records
+
+        records = read_fasta_records(source.path)  # duplicates checked, empty files refused
     return _stream_codes(records, source, length, crop, max_sequences, seed, progress,
                          keep_first)  # fmt: skip
 

@@ -2,7 +2,7 @@
 
 :func:`seqcnn.dataset.encode` writes it through :func:`write_sequences`.
 
-Reading is the slow step (Biopython's parser spends about a microsecond per record), so a
+Reading is the slow step (parsing, about a microsecond per record in Python), so a
 large plain FASTA file is cut into byte ranges that start at a record
 (:func:`seqcnn.fasta.fasta_byte_ranges`) and each range is read and encoded by a process
 of its own.  Every row of the output has the same length, so a range's rows belong at

@@ -1,5 +1,6 @@
 import gzip
 
+import numpy as np
 import pytest
 from conftest import random_sequences, write_fasta_file
 from hypothesis import given
@@ -105,3 +106,28 @@ def test_write_fasta_round_trip(tmp_path, suffix):
     write_fasta(recs, path, line_width=60)
     assert list(read_fasta(path)) == recs
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1 << 16])
+def test_parse_fasta_gives_biopythons_records(monkeypatch, block):
+    # Random texts of the characters that matter (headers, blank lines, spaces, tabs and
+    # other whitespace, carriage returns, '>' inside lines), read in blocks of every size.
+    import io
+
+    from Bio.SeqIO.FastaIO import SimpleFastaParser as biopython
+
+    from seqcnn import fasta_parser
+
+    monkeypatch.setattr(fasta_parser, "_BLOCK", block)
+    rng = np.random.default_rng(block)
+    alphabet = list("ACGTNacgtn") * 4 + [">", "\n", "\n", " ", "\t", "\r", "\x0c", "\xa0",
+                                         "\x85", ";", "x"]  # fmt: skip
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet, rng.integers(0, 120)))
+        if rng.random() < 0.7:
+            text = ">" + text
+        expected = list(biopython(io.StringIO(text)))
+        assert list(fasta_parser.parse_fasta(io.StringIO(text))) == expected, repr(text)
+        lines = io.StringIO(text)
+        first = lines.readline()
+        assert list(fasta_parser.parse_fasta(lines, first)) == expected, repr(text)
