@@ -16,7 +16,8 @@ expansion and the transforms are decided in one place.
   outputs into the model's output scale (sigmoid, softmax over the last axis, exp, identity)
   and average the two strands after the transform.
 * :func:`run_network` runs a network over an array of codes or one-hot sequences in
-  batches, optionally on both strands, and returns numpy outputs.
+  batches, optionally on both strands, and returns numpy outputs; :func:`stream_outputs`
+  does the same for a stream of chunks, keeping the CPU streams busy between them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,7 @@ __all__ = [
     "network_plan",
     "sub_batches",
     "run_network",
+    "stream_outputs",
 ]
 
 #: Values ``--device`` accepts besides ``cuda:N``.
@@ -376,6 +379,55 @@ def run_network(
     """
     import torch
 
+    as_array = isinstance(x, (np.ndarray, torch.Tensor))
+    if as_array:
+        array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+        chunks: Iterable = [array] if len(array) else []
+    else:
+        chunks = x
+    outputs = stream_outputs(network, chunks, batch_size=batch_size, transform=transform,
+                             rc_average=rc_average, n_encoding=n_encoding, device=device,
+                             amp_dtype=amp_dtype, split=as_array)  # fmt: skip
+    outputs = [out for out in outputs if len(out)]
+    if not outputs:
+        return np.zeros((0,), dtype=np.float32)
+    return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def stream_outputs(
+    network: Any,
+    chunks: Iterable[np.ndarray],
+    *,
+    batch_size: int = 256,
+    transform: str | Callable | None = None,
+    rc_average: bool = False,
+    n_encoding: str = "zeros",
+    device: torch.device | None = None,
+    amp_dtype: torch.dtype | None = None,
+    split: bool = True,
+) -> Iterator[np.ndarray]:
+    """The outputs of :func:`run_network` for each of many chunks of sequences, in order,
+    each as soon as its forward passes are done.
+
+    The chunks run in batches of ``batch_size`` through one set of streams
+    (:mod:`seqcnn.streams`) for them all, so that while the caller works on one chunk's
+    outputs the streams already run the next chunk's batches (up to two per stream):
+    calling :func:`run_network` chunk by chunk would leave them idle at every chunk's end.
+    ``chunks`` is read lazily, in the calling thread, a chunk or so ahead of the outputs
+    yielded.  An empty chunk gives an empty ``(0,)`` array.
+
+    Parameters
+    ----------
+    network, batch_size, transform, rc_average, n_encoding, device, amp_dtype
+        As for :func:`run_network`.
+    chunks
+        ``(n, L)`` codes or ``(n, 4, L)`` one-hot arrays, every one of the same length.
+    split
+        Cut each chunk into batches of ``batch_size``; False runs chunks as given where
+        they run in one stream (with parallel streams they are always cut).
+    """
+    import torch
+
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
     device = network_device(network) if device is None else device
@@ -388,17 +440,12 @@ def run_network(
         def fn(out):
             return apply_transform(out, transform)
 
-    as_array = isinstance(x, (np.ndarray, torch.Tensor))
-    if as_array:
-        array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-        batches: Iterable = [array] if len(array) else []
-    else:
-        batches = (np.asarray(batch) for batch in x)
-    batches = iter(batches)
-    first = next(batches, None)
+    chunks = (np.asarray(chunk) for chunk in chunks)
+    first = next(chunks, None)
     if first is None:
-        return np.zeros((0,), dtype=np.float32)
+        return
     plan = network_plan(network, first.shape[-1], batch_size, device)
+    cut = split or plan.streams > 1
 
     def run(batch: np.ndarray) -> np.ndarray:
         # Thread-local modes: entered in whichever stream runs the batch.
@@ -412,9 +459,28 @@ def run_network(
                 out = (out + reverse) / 2
             return out.float().cpu().numpy()
 
-    pieces = itertools.chain([first], batches)
-    if as_array or plan.streams > 1:  # batches given one by one run as given in one stream
-        pieces = sub_batches(pieces, plan.batch_size)
+    counts: deque[int] = deque()  # batches of each chunk cut, in order
+
+    def batches() -> Iterator[np.ndarray]:
+        for chunk in itertools.chain([first], chunks):
+            if cut:
+                parts = list(sub_batches([chunk], plan.batch_size))
+            else:
+                parts = [chunk] if len(chunk) else []
+            counts.append(len(parts))
+            yield from parts
+
+    empty = np.zeros((0,), dtype=np.float32)
+    done: list[np.ndarray] = []
     with evaluating(network), Streams(plan) as streams:
-        outputs = list(streams.map(run, pieces))
-    return np.concatenate(outputs).astype(np.float32, copy=False)
+        for out in streams.map(run, batches()):
+            while counts[0] == 0:  # empty chunks, read before this batch's
+                counts.popleft()
+                yield empty
+            done.append(out)
+            if len(done) == counts[0]:
+                counts.popleft()
+                yield done[0] if len(done) == 1 else np.concatenate(done)
+                done = []
+    for _ in counts:  # empty chunks at the end
+        yield empty

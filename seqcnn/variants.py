@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -215,7 +215,7 @@ def _frames(model, reader, genome, names, ref_mismatch, rc_average, batch_size, 
     import pandas as pd
 
     from ._progress import progress_bar
-    from .forward import run_network
+    from .forward import stream_outputs
 
     def prepared():
         for alleles in reader:
@@ -226,10 +226,21 @@ def _frames(model, reader, genome, names, ref_mismatch, rc_average, batch_size, 
     chunks = prepared()
     if spare_core(model.network):
         chunks = prefetched(chunks)
+    waiting: deque = deque()  # the chunks whose windows went to the network, in order
+
+    def windows():
+        for n_alleles, codes in chunks:
+            waiting.append((n_alleles, codes))
+            yield network_input(codes.ref, codes.alt, rc_average)
+
     complete = False
     try:
         with progress_bar(progress, desc="scoring variants", unit=" variants") as bar:
-            for n_alleles, codes in chunks:
+            # The streams run the next chunk's windows while this chunk's rows are built.
+            outputs = stream_outputs(model.network, windows(), batch_size=batch_size,
+                                     n_encoding=model.n_encoding)  # fmt: skip
+            for raw in outputs:
+                n_alleles, codes = waiting.popleft()
                 stats.mismatch += codes.mismatch
                 stats.swapped += codes.swapped
                 if codes.dropped:
@@ -238,10 +249,7 @@ def _frames(model, reader, genome, names, ref_mismatch, rc_average, batch_size, 
                 n = len(codes.ref)
                 if not n:
                     continue
-                x = network_input(codes.ref, codes.alt, rc_average)
-                raw = run_network(model.network, x, batch_size=batch_size,
-                                  n_encoding=model.n_encoding)  # fmt: skip
-                raw = raw.reshape(len(x) // (2 * n), 2, n, len(names))
+                raw = raw.reshape(len(raw) // (2 * n), 2, n, len(names))
                 scores = effect_scores(raw[:, 0], raw[:, 1], model.transform, names)
                 frame = pd.DataFrame({**_with_positions(codes.columns), **scores})
                 stats.rows += n

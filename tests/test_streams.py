@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import random_sequences, write_fasta_file
 
-from seqcnn.forward import activation_floats, run_network, sub_batches
+from seqcnn.forward import activation_floats, run_network, stream_outputs, sub_batches
 from seqcnn.models import build_model
 from seqcnn.predict import predict
 from seqcnn.streams import (
@@ -156,3 +156,34 @@ def test_predict_gives_the_same_table_in_streams(threads, tmp_path):
         values = streamed.select_dtypes("number").to_numpy(float)
         np.testing.assert_allclose(values, alone.select_dtypes("number").to_numpy(float), atol=1e-6)
     assert len(results[2][1]) > len(seqs)  # the long records gave several windows
+
+
+def test_stream_outputs_gives_each_chunk_in_order_from_one_set_of_streams(threads, monkeypatch):
+    import seqcnn.streams as streams_module
+
+    net = network()
+    rng = np.random.default_rng(2)
+    chunks = [rng.integers(0, 5, (n, 60)).astype(np.uint8) for n in (0, 300, 7, 0, 512, 0)]
+    threads(1)
+    expected = [run_network(net, chunk, batch_size=64, rc_average=True) for chunk in chunks]
+    threads(2)
+    pools = []
+    real = streams_module.ThreadPoolExecutor
+    monkeypatch.setattr(streams_module, "ThreadPoolExecutor",
+                        lambda *a, **k: pools.append(1) or real(*a, **k))  # fmt: skip
+    read = []
+
+    def lazily():
+        for chunk in chunks:
+            read.append(len(chunk))
+            yield chunk
+
+    outputs = stream_outputs(net, lazily(), batch_size=64, rc_average=True)
+    first = next(outputs)  # the first chunk (empty) comes before the others are all read
+    assert first.shape == (0,) and len(read) < len(chunks)
+    got = [first, *outputs]
+    assert pools == [1]  # one pool of streams for every chunk, not one per chunk
+    assert [len(out) for out in got] == [len(chunk) for chunk in chunks]
+    for out, want in zip(got, expected, strict=True):
+        if len(want):
+            np.testing.assert_allclose(out, want, rtol=0, atol=1e-6)
