@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -237,14 +238,14 @@ def _scan_chunks(model, genome, regions, length, stride, max_n, batch_size, tran
     are left out.  Per-position models: values ``(n, T * S)``, each output's central ``S``
     bases."""
     from ._progress import progress_bar
-    from .forward import network_device, run_network
+    from .forward import network_device, stream_outputs
 
     device = network_device(model.network)
     per_chunk = CHUNK_BATCHES * batch_size
     grids = [_grid(r, length, stride) for r in regions]
-    with progress_bar(
-        progress, total=_total(regions, length, stride), desc="scanning", unit=" windows"
-    ) as bar:
+    waiting: deque = deque()  # (region index, window starts) of the chunks sent, in order
+
+    def windows(bar) -> Iterator[np.ndarray]:
         for index, (region, (first, stop)) in enumerate(zip(regions, grids, strict=True)):
             for k0 in range(first, stop, per_chunk):
                 k1 = min(stop, k0 + per_chunk)
@@ -255,20 +256,28 @@ def _scan_chunks(model, genome, regions, length, stride, max_n, batch_size, tran
                 bar.update(k1 - k0)
                 if not keep.any():
                     continue
-                windows = np.lib.stride_tricks.sliding_window_view(codes, length)[offsets[keep]]
-                values = run_network(model.network, windows, batch_size=batch_size,
-                                     transform=transform, rc_average=rc_average,
-                                     n_encoding=model.n_encoding, device=device)  # fmt: skip
-                if values.shape[1:2] != (n_outputs,) or values.ndim > 3:
-                    raise ModelError(
-                        f"the network gives outputs of shape {tuple(values.shape[1:])} but the "
-                        f"model names {n_outputs} outputs"
-                    )
-                values = values[:, columns]
-                if values.ndim == 3:  # per position: the central S bases of each output
-                    first = (values.shape[2] - stride) // 2
-                    values = values[:, :, first : first + stride].reshape(len(values), -1)
-                yield index, k0 * stride + offsets[keep], values
+                waiting.append((index, k0 * stride + offsets[keep]))
+                yield np.lib.stride_tricks.sliding_window_view(codes, length)[offsets[keep]]
+
+    with progress_bar(
+        progress, total=_total(regions, length, stride), desc="scanning", unit=" windows"
+    ) as bar:
+        # One set of streams for every chunk: the next chunk runs while this one is yielded.
+        outputs = stream_outputs(model.network, windows(bar), batch_size=batch_size,
+                                 transform=transform, rc_average=rc_average,
+                                 n_encoding=model.n_encoding, device=device)  # fmt: skip
+        for values in outputs:
+            index, starts = waiting.popleft()
+            if values.shape[1:2] != (n_outputs,) or values.ndim > 3:
+                raise ModelError(
+                    f"the network gives outputs of shape {tuple(values.shape[1:])} but the "
+                    f"model names {n_outputs} outputs"
+                )
+            values = values[:, columns]
+            if values.ndim == 3:  # per position: the central S bases of each output
+                first = (values.shape[2] - stride) // 2
+                values = values[:, :, first : first + stride].reshape(len(values), -1)
+            yield index, starts, values
 
 
 def scan(
