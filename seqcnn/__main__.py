@@ -1,5 +1,5 @@
 """``python -m seqcnn`` (and ``torchrun -m seqcnn``) runs the command line."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

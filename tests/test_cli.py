@@ -328,3 +328,27 @@ def test_functions_keep_their_names_whatever_the_import_order():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_console_entry_ends_with_mains_status_after_the_exit_steps(tmp_path):
+    # seqcnn.cli.run skips the interpreter's teardown (os._exit) but must still run the
+    # exit handlers, flush standard output and exit with main's status.
+    marker = tmp_path / "handler_ran"
+    code = (
+        "import atexit, sys\n"
+        "from seqcnn import cli\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('yes'))\n"
+        "sys.stdout.write('buffered, not yet flushed')\n"
+        "sys.argv = ['seqcnn', *sys.argv[1:]]\n"
+        "cli.run()\n"
+    )
+    missing = [sys.executable, "-c", code, "predict", str(tmp_path / "no.fa"), "-m", str(tmp_path)]
+    result = subprocess.run(missing, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr  # a data error's status
+    assert result.stdout == "buffered, not yet flushed"
+    assert result.stderr.startswith("seqcnn: error") and result.stderr.count("\n") == 1
+    assert marker.read_text() == "yes"
+    version = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True,
+                             text=True)  # fmt: skip
+    assert version.returncode == 0
+    assert version.stdout.startswith("buffered, not yet flushedseqcnn, version ")
