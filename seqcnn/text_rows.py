@@ -71,8 +71,7 @@ class Field(NamedTuple):
 
 def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
     """ASCII digits of non-negative integer ``values``, zero-padded to ``width`` columns."""
-    unsigned = values.dtype.kind == "u" or values.dtype.kind == "i"
-    rest = values.astype(np.uint32 if width <= 9 else np.uint64) if unsigned else values
+    rest = values.astype(np.uint32 if width <= 9 else np.uint64)  # 32 bits where they hold it
     out = np.empty((len(values), width), np.uint8)
     for j in range(width - 1, -1, -1):  # by a constant divisor: numpy vectorises it
         quotient = rest // 10
@@ -92,6 +91,7 @@ def _scaled(magnitude: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _python_field(texts: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The chars and mask of texts formatted by Python, ``width`` bytes wide."""
     encoded = [t.encode() for t in texts]
     chars = np.zeros((len(encoded), width), np.uint8)
     lengths = np.fromiter(map(len, encoded), np.intp, len(encoded))
