@@ -44,9 +44,13 @@ __all__ = [
 FLOAT_FORMAT = "%.9g"
 #: Significant digits of :data:`FLOAT_FORMAT`.
 _DIGITS = 9
-#: ``_SCALE[k + _SCALE_ZERO]`` is the float64 nearest ``10**k`` (exact for 0 <= k <= 22).
-_SCALE_ZERO = 308
-_SCALE = np.array([float(Fraction(10) ** k) for k in range(-_SCALE_ZERO, _SCALE_ZERO + 1)])
+#: Magnitudes from ``10**-_RANGE`` to below ``10**_RANGE`` are formatted here; the others
+#: (and zeros, NaN, infinities) by Python.
+_RANGE = 99
+#: ``_SCALE[k + _SCALE_ZERO]`` is the float64 nearest ``10**k`` (exact for 0 <= k <= 22),
+#: for the scalings ``k = 8 - exponent`` of that range (exponents one off included).
+_SCALE_ZERO = _RANGE + 1
+_SCALE = np.array([float(Fraction(10) ** k) for k in range(-_SCALE_ZERO, _SCALE_ZERO + 10)])
 #: Places after the point in fixed notation: ``%.9g`` of 1e-4 <= x < 1e-3 shows 12.
 _PLACES = 12
 _POW10_U64 = np.array([10**k for k in range(20)], np.uint64)
@@ -90,18 +94,6 @@ def _scaled(magnitude: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np
     return rounded, near_tie
 
 
-def _python_field(texts: Sequence[str], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The chars and mask of texts formatted by Python, ``width`` bytes wide."""
-    encoded = [t.encode() for t in texts]
-    chars = np.zeros((len(encoded), width), np.uint8)
-    lengths = np.fromiter(map(len, encoded), np.intp, len(encoded))
-    if len(encoded):
-        packed = np.array(encoded, dtype=f"S{max(int(lengths.max()), 1)}")
-        packed = packed.view(np.uint8).reshape(len(encoded), -1)
-        chars[:, : packed.shape[1]] = packed[:, :width]
-    return chars, np.arange(width) < lengths[:, None]
-
-
 def float_field(values: np.ndarray, separator: str | None = None) -> Field:
     """``"%.9g" % v`` for every value of a 1D float array, each preceded by ``separator``
     (one ASCII character) if given: see :func:`float_columns`.
@@ -117,7 +109,7 @@ def float_field(values: np.ndarray, separator: str | None = None) -> Field:
         v = np.asarray(values, np.float64).reshape(-1)
         magnitude = np.abs(v)
         # Zeros, NaN, infinities and the extremes (beyond the scaling table) go to Python.
-        regular = (magnitude >= 1e-99) & (magnitude < 1e99)
+        regular = (magnitude >= 10.0**-_RANGE) & (magnitude < 10.0**_RANGE)
         safe = np.where(regular, magnitude, 1.0)
         exponent = np.floor(np.log10(safe)).astype(np.int64)
     mantissa, near_tie = _scaled(safe, exponent)
@@ -190,7 +182,11 @@ def float_field(values: np.ndarray, separator: str | None = None) -> Field:
         mask[rows, 1:15] = visible
     if by_python.any():
         rows = np.flatnonzero(by_python)
-        chars[rows], mask[rows] = _python_field([FLOAT_FORMAT % x for x in v[rows].tolist()], width)
+        texts = text_field([FLOAT_FORMAT % x for x in v[rows].tolist()])  # <= 16 bytes each
+        chars[rows, :] = 0
+        chars[rows, : texts.chars.shape[1]] = texts.chars
+        mask[rows, :] = False
+        mask[rows, : texts.mask.shape[1]] = texts.mask
     return field
 
 
